@@ -1,0 +1,189 @@
+"""Settings, one class per concern.
+
+Precedence, highest first: keyword arguments, ``PMG_*`` environment variables (``__`` separates
+nesting, e.g. ``PMG_DATABASE__URL``), the TOML file named by ``PMG_CONFIG_FILE`` (or
+``config/local.toml`` when it exists), the shipped ``config/default.toml``, and the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_TOML = Path(__file__).with_name("default.toml")
+LOCAL_TOML = Path(__file__).with_name("local.toml")
+ENV_PREFIX = "PMG_"
+ENV_NESTED_DELIMITER = "__"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the setting and shows the value."""
+
+
+class StorageSettings(BaseModel):
+    """Where files live: the SQLite database, generated images, model caches."""
+
+    data_dir: Path = Path("data")
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+class DatabaseSettings(BaseModel):
+    """The SQL store; empty ``url`` means the embedded SQLite file under the data directory."""
+
+    url: SecretStr | None = None
+    echo: bool = False
+    pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0]
+        if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg", "sqlite", "postgresql"}:
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r}; "
+                "use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db"
+            )
+        return value
+
+
+class QueueSettings(BaseModel):
+    """The job queue between the bot and the generator."""
+
+    backend: Literal["inprocess", "celery"] = "inprocess"
+    broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    job_timeout_s: float = Field(default=600.0, gt=0)
+
+
+class LLMSettings(BaseModel):
+    """The chat model behind the keyword chains and the chat replies."""
+
+    provider: Literal["local", "openai"] = "local"
+    model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    max_new_tokens: int = Field(default=96, ge=1, le=4096)
+    num_keywords: int = Field(default=8, ge=1, le=32)
+
+
+class GeneratorSettings(BaseModel):
+    """The diffusion generator and its scorer."""
+
+    model: str = "builtin"
+    scorer: str = "builtin"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    num_inference_steps: int = Field(default=25, ge=1, le=200)
+    guidance_scale: float = Field(default=5.0, ge=0.0, le=30.0)
+    allow_hub_download: bool = False
+
+
+class DiscordSettings(BaseModel):
+    """The Discord adapter; the token has no usable default on purpose."""
+
+    token: SecretStr | None = None
+    owner_ids: list[int] = Field(default_factory=list)
+    learning_opt_in_default: bool = True
+    max_prompt_chars: int = Field(default=300, ge=1, le=2000)
+    daily_quota: int = Field(default=50, ge=0)
+    cooldown_s: float = Field(default=10.0, ge=0)
+    max_concurrent_jobs: int = Field(default=2, ge=1)
+
+
+class Settings(BaseSettings):
+    """All settings of one process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_files(), deep_merge=True)
+        return (init_settings, env_settings, toml)
+
+    @property
+    def database_url(self) -> str:
+        """Return the effective async database URL (SQLite under the data directory by default)."""
+        if self.database.url is None:
+            path = (self.storage.data_dir / "pmg.sqlite3").resolve()
+            return f"sqlite+aiosqlite:///{path}"
+        return normalise_database_url(self.database.url.get_secret_value())
+
+
+def normalise_database_url(url: str) -> str:
+    """Give plain ``sqlite://`` / ``postgresql://`` URLs their async driver."""
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def config_files() -> list[Path]:
+    """Return the TOML files to read, lowest precedence first."""
+    files = [DEFAULT_TOML]
+    explicit = os.environ.get("PMG_CONFIG_FILE")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise SettingsError(f"PMG_CONFIG_FILE: no such file {explicit!r}")
+        files.append(path)
+    elif LOCAL_TOML.is_file():
+        files.append(LOCAL_TOML)
+    return files
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings, turning validation errors into one readable ``SettingsError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        env_name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(loc).upper()
+        dotted = ".".join(loc)
+        value = error.get("input")
+        shown = "<hidden>" if any(k in dotted for k in ("token", "key", "url")) else repr(value)
+        lines.append(f"setting {dotted} ({env_name}) = {shown}: {error['msg']}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

@@ -1,0 +1,1 @@
+"""Alembic migrations: the only writer of the schema."""

@@ -1,0 +1,71 @@
+"""``pmg``: the project's main command line (a composition root: settings are built here)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import click
+
+from pmg_engine import __version__
+from pmg_engine.cli._runtime import (
+    display_url,
+    get_settings,
+    open_database,
+    print_json,
+    run_async,
+    stdout,
+)
+from pmg_engine.cli.db import db_group
+from pmg_engine.db import migrate
+from pmg_engine.db.admin import database_stats
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pmg")
+def cli() -> None:
+    """Personalized sticker bot: chat, generate, train and operate."""
+
+
+cli.add_command(db_group)
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+@run_async
+async def status(ctx: click.Context, as_json: bool) -> None:
+    """Show whether the stack is ready: settings, database revision and contents."""
+    settings = get_settings(ctx)
+    async with open_database(settings) as db, db.sessions() as session:
+        stats = await database_stats(session=session)
+        revision = await migrate.current_revision(db.engine)
+    report = {
+        "version": __version__,
+        "python": platform.python_version(),
+        "database": display_url(settings.database_url),
+        "revision": revision,
+        "queue": settings.queue.backend,
+        "llm": f"{settings.llm.provider}:{settings.llm.model}",
+        "generator": settings.generator.model,
+        "data_dir": str(settings.storage.data_dir.resolve()),
+        "rows": stats["tables"],
+    }
+    if as_json:
+        print_json(report)
+        return
+    stdout.print(f"[bold green]pmg {__version__} is ready[/]")
+    for key, value in report.items():
+        if key != "rows":
+            stdout.print(f"  {key:<10} {value}", highlight=False)
+    rows = ", ".join(f"{name} {count}" for name, count in stats["tables"].items())
+    stdout.print(f"  {'rows':<10} {rows}", highlight=False)
+
+
+def main() -> None:
+    """Entry point of the ``pmg`` console script."""
+    cli(prog_name="pmg")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Read-only reports, export and erasure of one user's data, for admins and for the user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pmg_engine.db import repo
+from pmg_engine.db.models import (
+    Base,
+    Behaviour,
+    Feedback,
+    Generation,
+    KeywordRule,
+    Message,
+    PreferenceProfile,
+    User,
+    UserSettings,
+)
+
+
+@dataclass(frozen=True)
+class ProfileVersion:
+    """One stored profile version, without the raw embedding bytes."""
+
+    version: int
+    keywords: list[str]
+    embedding_dim: int | None
+    embedding_tokens: int | None
+    embedding_norm: float | None
+    embedding_model: str | None
+    llm_model: str | None
+    last_behaviour_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserReport:
+    """What is stored about one user, as ``pmg-admin show`` and ``/prefs show`` present it."""
+
+    user_id: int
+    name: str
+    source: str
+    created_at: datetime
+    last_seen_at: datetime
+    personalization_weight: float
+    learning_opt_in: bool
+    pinned_keywords: list[str]
+    banned_keywords: list[str]
+    profile: ProfileVersion | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (datetimes as ISO 8601)."""
+        return to_json(self)
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """Rows deleted per table, and the stored files the caller must delete."""
+
+    deleted: dict[str, int]
+    output_keys: list[str]
+
+
+def describe_profile(profile: PreferenceProfile) -> ProfileVersion:
+    """Summarise a profile row; the embedding is reduced to its shape and L2 norm."""
+    tokens = norm = None
+    if profile.embedding is not None and profile.embedding_dim:
+        array = repo.embedding_from_bytes(profile.embedding, profile.embedding_dim)
+        tokens, norm = int(array.shape[0]), float(np.linalg.norm(array))
+    return ProfileVersion(
+        version=profile.version,
+        keywords=list(profile.keywords),
+        embedding_dim=profile.embedding_dim,
+        embedding_tokens=tokens,
+        embedding_norm=norm,
+        embedding_model=profile.embedding_model,
+        llm_model=profile.llm_model,
+        last_behaviour_id=profile.last_behaviour_id,
+        created_at=profile.created_at,
+    )
+
+
+async def _count(session: AsyncSession, model: type[Base], where: ColumnElement[bool]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model).where(where)) or 0)
+
+
+async def user_counts(*, session: AsyncSession, user_id: int) -> dict[str, int]:
+    """Count the user's messages, behaviours, generations, feedback and profile versions."""
+    return {
+        "messages": await _count(session, Message, Message.user_id == user_id),
+        "behaviours": await _count(session, Behaviour, Behaviour.user_id == user_id),
+        "generations": await _count(session, Generation, Generation.user_id == user_id),
+        "feedback": await _count(session, Feedback, Feedback.user_id == user_id),
+        "profile_versions": await _count(
+            session, PreferenceProfile, PreferenceProfile.user_id == user_id
+        ),
+    }
+
+
+async def user_report(*, session: AsyncSession, user_id: int) -> UserReport:
+    """Return everything a person would want to see about one user's stored preferences."""
+    user = await repo.require_user(session=session, user_id=user_id)
+    settings = await repo.get_settings(session=session, user_id=user_id)
+    rules = await repo.list_keyword_rules(session=session, user_id=user_id)
+    profile = await repo.latest_profile(session=session, user_id=user_id)
+    return UserReport(
+        user_id=user.id,
+        name=user.name,
+        source=user.source,
+        created_at=user.created_at,
+        last_seen_at=user.last_seen_at,
+        personalization_weight=settings.personalization_weight,
+        learning_opt_in=settings.learning_opt_in,
+        pinned_keywords=[r.keyword for r in rules if r.rule == "pin"],
+        banned_keywords=[r.keyword for r in rules if r.rule == "ban"],
+        profile=describe_profile(profile) if profile is not None else None,
+        counts=await user_counts(session=session, user_id=user_id),
+    )
+
+
+async def profile_versions(*, session: AsyncSession, user_id: int) -> list[ProfileVersion]:
+    """Return the user's profile history, oldest first."""
+    await repo.require_user(session=session, user_id=user_id)
+    profiles = await repo.profile_history(session=session, user_id=user_id)
+    return [describe_profile(p) for p in profiles]
+
+
+def _row(obj: Base, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    return {
+        column.key: getattr(obj, column.key)
+        for column in obj.__table__.columns
+        if column.key not in exclude
+    }
+
+
+async def _rows(session: AsyncSession, model: type[Base], where: ColumnElement[bool]) -> list[Any]:
+    return list((await session.scalars(select(model).where(where).order_by("id"))).all())
+
+
+async def export_user(*, session: AsyncSession, user_id: int) -> dict[str, Any]:
+    """Return every row stored about the user as JSON-ready data (their right of access)."""
+    user = await repo.require_user(session=session, user_id=user_id)
+    settings = await session.get(UserSettings, user_id)
+    profiles = []
+    for profile in await _rows(session, PreferenceProfile, PreferenceProfile.user_id == user_id):
+        row = _row(profile, exclude=("embedding",))
+        if profile.embedding is not None and profile.embedding_dim:
+            array = repo.embedding_from_bytes(profile.embedding, profile.embedding_dim)
+            row["embedding"] = array.tolist()
+        profiles.append(row)
+    data = {
+        "user": _row(user),
+        "settings": _row(settings) if settings is not None else None,
+        "keyword_rules": [
+            _row(r) for r in await _rows(session, KeywordRule, KeywordRule.user_id == user_id)
+        ],
+        "messages": [_row(m) for m in await _rows(session, Message, Message.user_id == user_id)],
+        "behaviours": [
+            _row(b) for b in await _rows(session, Behaviour, Behaviour.user_id == user_id)
+        ],
+        "preference_profiles": profiles,
+        "generations": [
+            _row(g) for g in await _rows(session, Generation, Generation.user_id == user_id)
+        ],
+        "feedback": [_row(f) for f in await _rows(session, Feedback, Feedback.user_id == user_id)],
+    }
+    return _jsonable(data)
+
+
+async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
+    """Delete every row about the user; foreign keys cascade to the rest (their right to erasure).
+
+    Feedback others gave on this user's generations goes with the generations; behaviours of
+    other users that pointed at them keep their text but lose the link.
+    """
+    await repo.require_user(session=session, user_id=user_id)
+    counts = await user_counts(session=session, user_id=user_id)
+    counts["keyword_rules"] = await _count(session, KeywordRule, KeywordRule.user_id == user_id)
+    keys = await session.scalars(
+        select(Generation.output_key).where(
+            Generation.user_id == user_id, Generation.output_key.is_not(None)
+        )
+    )
+    output_keys = [k for k in keys.all() if k]
+    # Explicit deletes in dependency order, so erasure never depends on the engine's cascade.
+    for model in (Feedback, Behaviour, KeywordRule, Message):
+        await session.execute(delete(model).where(model.user_id == user_id))
+    await session.execute(
+        delete(Feedback).where(
+            Feedback.generation_id.in_(select(Generation.id).where(Generation.user_id == user_id))
+        )
+    )
+    for model in (Generation, PreferenceProfile, UserSettings):
+        await session.execute(delete(model).where(model.user_id == user_id))
+    await session.execute(delete(User).where(User.id == user_id))
+    await session.flush()
+    counts["users"] = 1
+    return ForgetResult(deleted=counts, output_keys=output_keys)
+
+
+async def database_stats(*, session: AsyncSession) -> dict[str, Any]:
+    """Return row counts per table and generations per status."""
+    tables = {}
+    for table in Base.metadata.sorted_tables:
+        tables[table.name] = int(
+            await session.scalar(select(func.count()).select_from(table)) or 0
+        )
+    by_status = await session.execute(
+        select(Generation.status, func.count()).group_by(Generation.status)
+    )
+    return {
+        "tables": tables,
+        "generations_by_status": {status: int(n) for status, n in by_status.all()},
+    }
+
+
+def to_json(report: UserReport | ProfileVersion) -> dict[str, Any]:
+    """Return a report dataclass as a JSON-ready dict (datetimes as ISO 8601)."""
+    data: dict[str, Any] = _jsonable(asdict(report))
+    return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
