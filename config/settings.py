@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,7 +29,12 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message names the setting and shows the value."""
 
 
-class StorageSettings(BaseModel):
+class _Section(BaseModel):
+    # A typo in a TOML file or a variable name is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Section):
     """Where files live: the SQLite database, generated images, model caches."""
 
     data_dir: Path = Path("data")
@@ -43,7 +48,7 @@ class StorageSettings(BaseModel):
         return self.data_dir / "models"
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Section):
     """The SQL store; empty ``url`` means the embedded SQLite file under the data directory."""
 
     url: SecretStr | None = None
@@ -64,7 +69,7 @@ class DatabaseSettings(BaseModel):
         return value
 
 
-class QueueSettings(BaseModel):
+class QueueSettings(_Section):
     """The job queue between the bot and the generator."""
 
     backend: Literal["inprocess", "celery"] = "inprocess"
@@ -73,7 +78,7 @@ class QueueSettings(BaseModel):
     job_timeout_s: float = Field(default=600.0, gt=0)
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(_Section):
     """The chat model behind the keyword chains and the chat replies."""
 
     provider: Literal["local", "openai"] = "local"
@@ -84,7 +89,7 @@ class LLMSettings(BaseModel):
     num_keywords: int = Field(default=8, ge=1, le=32)
 
 
-class GeneratorSettings(BaseModel):
+class GeneratorSettings(_Section):
     """The diffusion generator and its scorer."""
 
     model: str = "builtin"
@@ -96,7 +101,7 @@ class GeneratorSettings(BaseModel):
     allow_hub_download: bool = False
 
 
-class DiscordSettings(BaseModel):
+class DiscordSettings(_Section):
     """The Discord adapter; the token has no usable default on purpose."""
 
     token: SecretStr | None = None

@@ -106,4 +106,4 @@ async def sessions(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """The URL of a new SQLite file."""
-    yield f"sqlite+aiosqlite:///{tmp_path / 'pmg.sqlite3'}"
+    return f"sqlite+aiosqlite:///{tmp_path / 'pmg.sqlite3'}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import sys
 
 import click
 
@@ -68,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -64,9 +64,9 @@ class Database:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, require_migrated: bool = True) -> AsyncIterator[
-    Database
-]:
+async def open_database(
+    settings: Settings, *, require_migrated: bool = True
+) -> AsyncIterator[Database]:
     """Open the configured database; refuse a database that is behind the code's migrations."""
     url = settings.database_url
     engine = create_engine(url, echo=settings.database.echo, pool_size=settings.database.pool_size)

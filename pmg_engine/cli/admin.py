@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -155,7 +156,8 @@ async def export(ctx: click.Context, user_id: int, out: Path | None) -> None:
     if out is None:
         print_json(data)
         return
-    out.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    await asyncio.to_thread(out.write_text, text, encoding="utf-8")
     click.echo(f"wrote {out}", err=True)
 
 

@@ -172,7 +172,8 @@ async def export_user(*, session: AsyncSession, user_id: int) -> dict[str, Any]:
         ],
         "feedback": [_row(f) for f in await _rows(session, Feedback, Feedback.user_id == user_id)],
     }
-    return _jsonable(data)
+    exported: dict[str, Any] = _jsonable(data)
+    return exported
 
 
 async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
@@ -191,15 +192,21 @@ async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
     )
     output_keys = [k for k in keys.all() if k]
     # Explicit deletes in dependency order, so erasure never depends on the engine's cascade.
-    for model in (Feedback, Behaviour, KeywordRule, Message):
+    owned: tuple[type[Feedback | Behaviour | KeywordRule | Message], ...] = (
+        Feedback,
+        Behaviour,
+        KeywordRule,
+        Message,
+    )
+    for model in owned:
         await session.execute(delete(model).where(model.user_id == user_id))
     await session.execute(
         delete(Feedback).where(
             Feedback.generation_id.in_(select(Generation.id).where(Generation.user_id == user_id))
         )
     )
-    for model in (Generation, PreferenceProfile, UserSettings):
-        await session.execute(delete(model).where(model.user_id == user_id))
+    for last in (Generation, PreferenceProfile, UserSettings):
+        await session.execute(delete(last).where(last.user_id == user_id))
     await session.execute(delete(User).where(User.id == user_id))
     await session.flush()
     counts["users"] = 1
@@ -210,9 +217,7 @@ async def database_stats(*, session: AsyncSession) -> dict[str, Any]:
     """Return row counts per table and generations per status."""
     tables = {}
     for table in Base.metadata.sorted_tables:
-        tables[table.name] = int(
-            await session.scalar(select(func.count()).select_from(table)) or 0
-        )
+        tables[table.name] = int(await session.scalar(select(func.count()).select_from(table)) or 0)
     by_status = await session.execute(
         select(Generation.status, func.count()).group_by(Generation.status)
     )

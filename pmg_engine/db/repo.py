@@ -118,7 +118,9 @@ async def set_personalization_weight(
     return settings
 
 
-async def set_learning_opt_in(*, session: AsyncSession, user_id: int, enabled: bool) -> UserSettings:
+async def set_learning_opt_in(
+    *, session: AsyncSession, user_id: int, enabled: bool
+) -> UserSettings:
     """Record whether the user's behaviour may be used to learn their preferences."""
     settings = await get_settings(session=session, user_id=user_id)
     settings.learning_opt_in = enabled
@@ -208,7 +210,9 @@ async def add_message(
 
 async def recent_messages(*, session: AsyncSession, user_id: int, limit: int) -> list[Message]:
     """Return the newest ``limit`` turns, oldest first."""
-    stmt = select(Message).where(Message.user_id == user_id).order_by(Message.id.desc()).limit(limit)
+    stmt = (
+        select(Message).where(Message.user_id == user_id).order_by(Message.id.desc()).limit(limit)
+    )
     return list(reversed((await session.scalars(stmt)).all()))
 
 
@@ -264,7 +268,9 @@ def embedding_to_bytes(embedding: NDArray[np.floating[Any]]) -> tuple[bytes, int
     """Serialise ``[num_tokens, dim]`` (or ``[dim]``) as little-endian float32 and its dim."""
     array = np.asarray(embedding, dtype="<f4")
     if array.ndim not in (1, 2) or array.size == 0:
-        raise InvalidInputError(f"embedding must be a non-empty 1-D or 2-D array, got {array.shape}")
+        raise InvalidInputError(
+            f"embedding must be a non-empty 1-D or 2-D array, got {array.shape}"
+        )
     if not np.isfinite(array).all():
         raise InvalidInputError("embedding contains NaN or infinite values")
     return array.tobytes(), int(array.shape[-1])

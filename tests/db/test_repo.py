@@ -14,7 +14,7 @@ from pmg_engine.db.models import UserSettings
 from pmg_engine.errors import InvalidInputError, NotFoundError
 
 BIG_SNOWFLAKE = 1_234_567_890_123_456_789  # far above 2**53: must not pass through a float
-ODD_TEXT = "ça va? 🐱☕ — \u200bzero-width, RTL \u05e9\u05dc\u05d5\u05dd, combining e\u0301, 𝔘𝔫𝔦"
+ODD_TEXT = "ça va? 🐱☕ — \u200bzero-width, RTL \u05e9\u05dc\u05d5\u05dd, combining e\u0301, 𝔘𝔫𝔦"  # noqa: RUF001 (odd unicode on purpose)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -131,7 +131,8 @@ async def test_profiles_are_versioned_and_embeddings_round_trip(sessions: Sessio
         assert (first.version, second.version) == (1, 2)
     async with sessions() as session:
         latest = await repo.latest_profile(session=session, user_id=12)
-        assert latest is not None and latest.embedding is not None
+        assert latest is not None
+        assert latest.embedding is not None
         assert latest.embedding_dim == 384
         restored = repo.embedding_from_bytes(latest.embedding, latest.embedding_dim)
         np.testing.assert_array_equal(restored, embedding)
@@ -173,11 +174,14 @@ async def test_generation_job_key_is_idempotent(sessions: Sessions) -> None:
             personalization_weight=1,
             seed=1,
         )
-        assert created and not created_again
-        assert again.id == first.id and again.prompt == "a cat"
+        assert created
+        assert not created_again
+        assert again.id == first.id
+        assert again.prompt == "a cat"
     async with sessions() as session:
         stored = await repo.get_generation(session=session, generation_id=first.id)
-        assert stored.seed == BIG_SNOWFLAKE and stored.status == "queued"
+        assert stored.seed == BIG_SNOWFLAKE
+        assert stored.status == "queued"
 
 
 async def test_feedback_vote_is_replaced(sessions: Sessions) -> None:
