@@ -14,6 +14,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import click
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config import Settings, SettingsError, load_settings
@@ -72,12 +73,7 @@ async def open_database(
     engine = create_engine(url, echo=settings.database.echo, pool_size=settings.database.pool_size)
     try:
         if require_migrated:
-            try:
-                current = await migrate.current_revision(engine)
-            except OSError as exc:
-                raise PMGError(
-                    f"cannot connect to the database at {display_url(url)}: {exc}"
-                ) from exc
+            current = await migrate.current_revision(engine)
             head = migrate.head_revision()
             if current != head:
                 raise PMGError(
@@ -98,6 +94,10 @@ def run_async(func: Callable[P, Awaitable[T]]) -> Callable[P, T]:
             return asyncio.run(_await(func(*args, **kwargs)))
         except PMGError as exc:
             fail(str(exc))
+        except (OperationalError, InterfaceError, OSError) as exc:
+            # A database that cannot be reached is an expected failure: one sentence, no trace.
+            reason = getattr(exc, "orig", None) or exc
+            fail(f"cannot use the database: {reason}")
 
     return wrapper
 

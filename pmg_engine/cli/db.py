@@ -6,6 +6,7 @@ import click
 
 from pmg_engine.cli._runtime import display_url, get_settings, open_database, run_async, stdout
 from pmg_engine.db import migrate
+from pmg_engine.db.engine import create_engine
 
 
 @click.group("db")
@@ -21,7 +22,7 @@ async def upgrade(ctx: click.Context, revision: str) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
     settings = get_settings(ctx)
     await migrate.upgrade(settings.database_url, revision)
-    stdout.print(f"database {display_url(settings.database_url)} is at revision {revision}")
+    await _print_revision(settings.database_url)
 
 
 @db_group.command("downgrade")
@@ -32,7 +33,16 @@ async def downgrade(ctx: click.Context, revision: str) -> None:
     """Migrate the database down to REVISION (`base` removes every table)."""
     settings = get_settings(ctx)
     await migrate.downgrade(settings.database_url, revision)
-    stdout.print(f"database {display_url(settings.database_url)} is at revision {revision}")
+    await _print_revision(settings.database_url)
+
+
+async def _print_revision(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        revision = await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+    stdout.print(f"database {display_url(url)} is at revision {revision or 'base (empty)'}")
 
 
 @db_group.command("current")

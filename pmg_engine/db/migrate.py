@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pmg_engine.db.engine import ensure_sqlite_folder
+
 
 def migrations_dir() -> Path:
     """Return the folder of the ``migrations`` package (source tree or installed)."""
@@ -31,6 +33,7 @@ def alembic_config(url: str) -> Config:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision``."""
+    ensure_sqlite_folder(url)
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
 
 

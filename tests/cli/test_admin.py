@@ -281,3 +281,20 @@ def _references(table: Table, rows: dict[str, set[int]]) -> list[tuple[object, s
             if target in rows:
                 refs.append((column, rows[target]))
     return refs
+
+
+def test_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
+    """A database that cannot be opened gives one error line and status 1, no traceback."""
+    env = {"PMG_DATABASE__URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    result = CliRunner().invoke(cli, ["stats"], env=env)
+    assert result.exit_code == 1
+    assert "cannot use the database" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unmigrated_database_says_what_to_run(tmp_path: Path) -> None:
+    """An empty database is refused with the command that fixes it."""
+    env = {"PMG_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'new' / 'empty.sqlite3'}"}
+    result = CliRunner().invoke(cli, ["users"], env=env)
+    assert result.exit_code == 1
+    assert "run `pmg db upgrade`" in result.stderr
