@@ -1,0 +1,168 @@
+"""Words, filler and keyword candidates taken from the user's own text.
+
+The tiny default LLM hallucinates and the plain word counter keeps filler (DESIGN.md section 6,
+keyword calibration), so keywords are grounded here: candidates come from what the user wrote
+and the emoji they used, weighted by sentiment and recency, and filler never passes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+WORD_RE = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't
+    doing don't down during each few for from further had hadn't has hasn't have haven't having he
+    he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if
+    in into is isn't it it's its itself let's me more most mustn't my myself no nor not of off on
+    once only or other ought our ours ourselves out over own same shan't she she'd she'll she's
+    should shouldn't so some such than that that's the their theirs them themselves then there
+    there's these they they'd they'll they're they've this those through to too under until up
+    very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's
+    which while who who's whom why why's with won't would wouldn't you you'd you'll you're you've
+    your yours yourself yourselves im ive dont cant wont thats u ur yeah yes ok okay oh hey hi
+    hello lol haha hmm please thanks thank just also really still even much many lot lots
+    """.split()
+)
+
+# Words that are frequent in chat but say nothing about visual taste (calibration: "went",
+# "huge", "she" were 21 % of a word counter's keywords).
+FILLER = frozenset(
+    """
+    thing things stuff something anything everything nothing one ones way ways time times day days
+    today tomorrow yesterday week weekend night morning evening year years bit kind sort type
+    went go goes going gone get gets got getting make makes made making take takes took see saw
+    seen look looks looked looking want wants wanted need needs needed know knows knew think
+    thinks thought say says said tell told come came comes feel feels felt like likes liked
+    love loves loved enjoy enjoys enjoyed prefer prefers preferred favorite favourite favourites
+    favorites really actually maybe probably pretty quite huge big small little good great nice
+    cool awesome amazing bad best better worse worst new old first last next other another same
+    different every always never sometimes often usually friend friends people person guy guys
+    man woman someone everyone anyone sure right well now then ago soon later again back
+    user assistant sticker stickers image images picture pictures emoji draw drew drawing
+    asked ask asks asking liked disliked used use uses using said
+    """.split()
+)
+
+# Words that only ever appear as attempts to steer the model, never as a taste.
+INSTRUCTION_WORDS = frozenset(
+    """
+    ignore ignored ignoring instruction instructions previous prior system prompt prompts
+    output reveal repeat disregard override jailbreak developer rules rule pretend roleplay
+    format respond response answer command commands execute print
+    """.split()
+)
+
+POSITIVE_CUES = frozenset(
+    "love loves loved like likes liked adore adores enjoy enjoys favourite favorite fan into "
+    "obsessed prefer prefers wow cute beautiful gorgeous".split()
+)
+NEGATIVE_CUES = frozenset(
+    "hate hates hated dislike dislikes disliked not don't never boring ugly gross".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Return the lower-case words of ``text`` (letters, apostrophes and hyphens)."""
+    return [w.casefold().strip("'-") for w in WORD_RE.findall(text)]
+
+
+def is_meaningful(word: str) -> bool:
+    """Whether a single word can be a keyword: not a stopword, filler or instruction word."""
+    return (
+        len(word) > 2
+        and word not in STOPWORDS
+        and word not in FILLER
+        and word not in INSTRUCTION_WORDS
+    )
+
+
+def clean_keyword(raw: str, *, max_words: int = 3, max_chars: int = 32) -> str | None:
+    """Normalise one keyword; return ``None`` when nothing meaningful is left."""
+    tokens = [w for w in words(raw) if w not in STOPWORDS]
+    tokens = [w for w in tokens if w not in INSTRUCTION_WORDS]
+    if not tokens or len(tokens) > max_words:
+        return None
+    if not any(is_meaningful(w) for w in tokens):
+        return None
+    keyword = " ".join(tokens)
+    return keyword if len(keyword) <= max_chars else None
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+def dedupe(keywords: Iterable[str]) -> list[str]:
+    """Keep the first of keywords that are equal, differ by a plural ``s``, or whose words are
+    all covered by keywords already kept ("pastel" after "pastel colours")."""
+    covered: set[str] = set()
+    out: list[str] = []
+    for keyword in keywords:
+        stems = {_stem(w) for w in keyword.split()}
+        if stems <= covered:
+            continue
+        covered |= stems
+        out.append(keyword)
+    return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A keyword candidate from the user's text and how strongly it is supported."""
+
+    keyword: str
+    score: float
+
+
+def candidate_keywords(lines: Sequence[str], *, recency_half_life: float = 20.0) -> list[Candidate]:
+    """Rank the words and emoji names of behaviour lines as keyword candidates.
+
+    Later lines weigh more (half weight every ``recency_half_life`` lines back); a word near a
+    positive cue ("love", "favourite") counts double, one after a negative cue counts against.
+    """
+    scores: dict[str, float] = {}
+    first_seen: dict[str, int] = {}
+    total = len(lines)
+    for index, line in enumerate(lines):
+        weight = 0.5 ** ((total - 1 - index) / recency_half_life)
+        emoji = re.search(r"used the emoji (.+)$", line)
+        if emoji:
+            name = clean_keyword(emoji.group(1))
+            if name:
+                _add(scores, first_seen, name, 1.5 * weight, index)
+            continue
+        disliked = line.startswith("User disliked")
+        tokens = words(line)
+        previous_factor: float | None = None
+        for position, word in enumerate(tokens):
+            if not is_meaningful(word):
+                previous_factor = None
+                continue
+            window = tokens[max(0, position - 3) : position]
+            factor = 1.0
+            if disliked or any(w in NEGATIVE_CUES for w in window):
+                factor = -1.0
+            elif any(w in POSITIVE_CUES for w in window):
+                factor = 2.0
+            _add(scores, first_seen, word, factor * weight, index)
+            if previous_factor is not None:
+                # Adjacent content words ("pastel colours") are a keyword of their own, ranked
+                # just above the words they are made of.
+                pair = f"{tokens[position - 1]} {word}"
+                both = (factor, previous_factor)
+                pair_factor = min(both) if min(both) < 0 else max(both)
+                _add(scores, first_seen, pair, 1.1 * pair_factor * weight, index)
+            previous_factor = factor
+    ranked = sorted(scores, key=lambda k: (-scores[k], first_seen[k], k))
+    return [Candidate(k, round(scores[k], 6)) for k in ranked if scores[k] > 0]
+
+
+def _add(scores: dict[str, float], first: dict[str, int], key: str, value: float, i: int) -> None:
+    scores[key] = scores.get(key, 0.0) + value
+    first.setdefault(key, i)

@@ -1,0 +1,112 @@
+"""The chat-model factory and the local transformers chat model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import LLMSettings
+from pmg_engine.llm import LocalChatModel, LocalModelMissing, build_chat_model, prepare_smollm2
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with a word-level tokenizer, saved like a real checkpoint."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<unk>", "<system>", "<user>", "<assistant>", "cats", "pastel"]
+    words += [f"w{i}" for i in range(56)]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        eos_token_id=1,
+        pad_token_id=0,
+        bos_token_id=None,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_local_model_answers_greedily(tiny_model_dir: Path) -> None:
+    """The local model runs the real generate path and is deterministic (greedy)."""
+    model = LocalChatModel(model_path=str(tiny_model_dir), max_new_tokens=5)
+    first = model.invoke([("system", "w1 w2"), ("human", "cats pastel")])
+    second = model.invoke([("system", "w1 w2"), ("human", "cats pastel")])
+    assert isinstance(first.content, str)
+    assert first.content == second.content
+    assert len(first.content.split()) <= 5
+
+
+def test_local_model_honours_stop(tiny_model_dir: Path) -> None:
+    """Text after a stop sequence is cut."""
+    model = LocalChatModel(model_path=str(tiny_model_dir), max_new_tokens=8)
+    full = str(model.invoke("cats").content)
+    if full.split():
+        cut = str(model.invoke("cats", stop=[full.split()[0]]).content)
+        assert cut == ""
+
+
+def test_factory_builds_an_openai_compatible_client() -> None:
+    """provider=openai gives a ChatOpenAI pointed at the configured server, temperature 0."""
+    from langchain_openai import ChatOpenAI
+
+    settings = LLMSettings(provider="openai", model="qwen2.5", base_url="http://127.0.0.1:9/v1")
+    model = build_chat_model(settings, models_dir=Path("unused"))
+    assert isinstance(model, ChatOpenAI)
+    assert model.model_name == "qwen2.5"
+    assert model.temperature == 0
+    assert str(model.openai_api_base).startswith("http://127.0.0.1:9")
+
+
+def test_factory_uses_a_local_folder(tiny_model_dir: Path) -> None:
+    """A model setting that is a folder loads that folder."""
+    model = build_chat_model(LLMSettings(model=str(tiny_model_dir)), models_dir=Path("unused"))
+    assert isinstance(model, LocalChatModel)
+    assert model.model_path == str(tiny_model_dir)
+
+
+def test_unprepared_default_model_is_a_clear_error(tmp_path: Path) -> None:
+    """Without the prepared model and with fetching off, the error says what to run."""
+    with pytest.raises(LocalModelMissing, match="pmg models prepare"):
+        build_chat_model(LLMSettings(), models_dir=tmp_path)
+    with pytest.raises(LocalModelMissing):
+        prepare_smollm2(tmp_path, fetch=False)
+
+
+@pytest.mark.slow
+def test_real_smollm2_keywords_are_grounded() -> None:
+    """With the real prepared SmolLM2, keywords come only from the user's words."""
+    from pmg_engine.behaviours import message_events
+    from pmg_engine.keywords import PreferenceKeywordExtractor
+
+    folder = Path("data/models/smollm2-135m-instruct")
+    if not (folder / "config.json").is_file():
+        pytest.skip("run `pmg models prepare` first")
+    lines = [e.text for e in message_events("I love cats and pastel colours 🐱")]
+    model = LocalChatModel(model_path=str(folder), max_new_tokens=48)
+    result = PreferenceKeywordExtractor(model, num_keywords=4).extract(lines=lines)
+    assert "cats" in result.keywords
+    vocabulary = " ".join(lines).lower()
+    assert all(w in vocabulary for k in result.keywords for w in k.split())
