@@ -51,7 +51,8 @@ def emoji_names(text: str) -> list[str]:
 
 def message_events(content: str, *, speaker: str = "User") -> list[BehaviourEvent]:
     """Describe a chat message the user wrote, plus one event per emoji it uses."""
-    events = [BehaviourEvent("message", f'{speaker} said: "{_clip(content)}"', {"chars": len(content)})]
+    line = f'{speaker} said: "{_clip(content)}"'
+    events = [BehaviourEvent("message", line, {"chars": len(content)})]
     for name in emoji_names(content):
         events.append(BehaviourEvent("emoji", f"{speaker} used the emoji {name}", {"name": name}))
     return events
@@ -69,7 +70,7 @@ def feedback_event(
 ) -> BehaviourEvent:
     """Describe a 👍 or 👎 on a result, naming what it showed."""
     verb = "liked" if liked else "disliked"
-    shown = f' with {", ".join(keywords[:6])}' if keywords else ""
+    shown = f" with {', '.join(keywords[:6])}" if keywords else ""
     return BehaviourEvent(
         "feedback",
         f'User {verb} a sticker of "{_clip(prompt, 200)}"{shown}',

@@ -180,7 +180,7 @@ class PreferenceKeywordExtractor:
             history = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
             try:
                 raw = self._chain.invoke({"history": history, "num_keywords": self.num_keywords})
-            except Exception:  # noqa: BLE001 - a failing model must never fail the request
+            except Exception:  # a failing model must never fail the request
                 log.exception("preference keyword model failed; using the fallback")
             proposed = [k for k in parse_keywords(raw) if _grounded(k, vocabulary)]
         # 3. Merge: pins, model, candidates, previous keywords; minus bans; dedupe; cut.
@@ -214,7 +214,7 @@ class TargetKeywordExtractor:
         if self._request is not None:
             try:
                 raw = self._request.invoke({"request": request, "num_keywords": self.num_keywords})
-            except Exception:  # noqa: BLE001 - a failing model must never fail the request
+            except Exception:  # a failing model must never fail the request
                 log.exception("target keyword model failed; using the fallback")
             vocabulary = set(words(request))
             proposed = [k for k in parse_keywords(raw) if _grounded(k, vocabulary)]
@@ -236,7 +236,7 @@ class TargetKeywordExtractor:
         if self._emotion is not None and turns:
             try:
                 raw = self._emotion.invoke({"chat": chat})
-            except Exception:  # noqa: BLE001 - a failing model must never fail the request
+            except Exception:  # a failing model must never fail the request
                 log.exception("emotion model failed; using the lexicon")
             fields.update(_safe_fields(parse_target_fields(raw)))
         keywords = dedupe([fields["emotion"], fields["expression"], fields["posture"]])

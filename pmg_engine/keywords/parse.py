@@ -12,7 +12,8 @@ import re
 
 from pmg_engine.keywords.text import INSTRUCTION_WORDS, clean_keyword, dedupe, is_meaningful, words
 
-_PREAMBLE_RE = re.compile(r"^.*?(?:keywords?|tags?)\s*(?:are|is)?\s*[:：]\s*", re.I | re.S)
+# Some models answer with a full-width colon.
+_PREAMBLE_RE = re.compile(r"^.*?(?:keywords?|tags?)\s*(?:are|is)?\s*[:\uff1a]\s*", re.I | re.S)
 _ITEM_RE = re.compile(r"^\s*(?:\d+\s*[.)\]:-]|[-*•·])\s*(.+?)\s*$")
 _INLINE_NUMBERED_RE = re.compile(r"(?:^|\s)\d+\s*[.)]\s*")
 _FIELD_RE = re.compile(r"(emotion|expression|posture)\s*:\s*([^;\n]+)", re.I)

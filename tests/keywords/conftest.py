@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 from langchain_core.language_models import SimpleChatModel
 from langchain_core.messages import BaseMessage
+from pydantic import Field
 
 
 class RecordingChatModel(SimpleChatModel):
     """Answer with the scripted responses in turn; keep every prompt it received."""
 
     responses: list[str]
-    calls: list[list[BaseMessage]] = []
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
     fail: bool = False
 
     @property

@@ -26,7 +26,8 @@ def test_grounded_model_keywords_come_first_and_hallucinations_are_dropped() -> 
     model = RecordingChatModel(responses=["1. watercolor\n2. dragons\n3. cats\n4. cyberpunk"])
     result = PreferenceKeywordExtractor(model, num_keywords=5).extract(lines=LINES)
     assert result.keywords[:2] == ["watercolor", "cats"]
-    assert "dragons" not in result.keywords and "cyberpunk" not in result.keywords
+    assert "dragons" not in result.keywords
+    assert "cyberpunk" not in result.keywords
     assert result.from_model == ["watercolor", "cats"]
     assert len(result.keywords) == 5
     assert not {"went", "huge", "she", "good"} & set(result.keywords)
@@ -38,7 +39,8 @@ def test_fallback_tops_up_when_the_model_says_nothing_useful() -> None:
     result = PreferenceKeywordExtractor(model, num_keywords=4).extract(lines=LINES)
     assert len(result.keywords) == 4
     assert result.from_model == []
-    assert "pastel colours" in result.keywords and "cats" in result.keywords
+    assert "pastel colours" in result.keywords
+    assert "cats" in result.keywords
 
 
 def test_a_failing_model_never_fails_the_request() -> None:
@@ -56,7 +58,8 @@ def test_pins_first_bans_and_requested_things_never() -> None:
     )
     assert result.keywords[0] == "studio ghibli"
     assert result.pinned == ["studio ghibli"]
-    assert "forests" not in result.keywords and "cats" not in result.keywords
+    assert "forests" not in result.keywords
+    assert "cats" not in result.keywords
     assert "watercolor" in result.keywords
 
 
