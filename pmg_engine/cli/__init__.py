@@ -16,6 +16,7 @@ from pmg_engine.cli._runtime import (
     stdout,
 )
 from pmg_engine.cli.db import db_group
+from pmg_engine.cli.models import keywords, models_group
 from pmg_engine.db import migrate
 from pmg_engine.db.admin import database_stats
 
@@ -27,6 +28,8 @@ def cli() -> None:
 
 
 cli.add_command(db_group)
+cli.add_command(models_group)
+cli.add_command(keywords)
 
 
 @cli.command("status")

@@ -43,3 +43,35 @@ def test_bad_setting_exits_2_with_its_name(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["status"], env={"PMG_QUEUE__BACKEND": "carrier-pigeon"})
     assert result.exit_code == 2
     assert "PMG_QUEUE__BACKEND" in result.stderr
+
+
+def test_keywords_from_a_history_file(tmp_path: Path) -> None:
+    """`pmg keywords --no-llm --json` prints grounded keywords, filler-free."""
+    history = tmp_path / "history.txt"
+    history.write_text(
+        "I love cats 🐱 and pastel colours\nwe went to a huge concert, she said it was good\n"
+        "watercolor forests are so calming\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["keywords", "--history", str(history), "--no-llm", "--json", "--num", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["keywords"]) == 5
+    assert "pastel colours" in data["keywords"]
+    assert not {"went", "huge", "she", "good"} & set(data["keywords"])
+
+
+def test_keywords_errors_are_one_sentence(tmp_path: Path) -> None:
+    """An empty history and an unprepared local model each give one clear error."""
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["keywords", "--history", str(empty), "--no-llm"])
+    assert result.exit_code == 1
+    assert "has no messages" in result.stderr
+    full = tmp_path / "h.txt"
+    full.write_text("cats\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["keywords", "--history", str(full)])
+    assert result.exit_code == 1
+    assert "pmg models prepare" in result.stderr
