@@ -140,7 +140,7 @@ def _grounded(keyword: str, vocabulary: set[str]) -> bool:
     return bool(meaningful) and all(w in vocabulary for w in meaningful)
 
 
-def _blocked(keyword: str, blocked: Sequence[str]) -> bool:
+def is_blocked(keyword: str, blocked: Sequence[str]) -> bool:
     parts = set(keyword.split())
     return any(b == keyword or set(b.split()) <= parts for b in blocked)
 
@@ -187,7 +187,7 @@ class PreferenceKeywordExtractor:
         pins = [k for k in (clean_keyword(p) for p in pinned) if k]
         fallback = [c.keyword for c in candidates] + list(previous_keywords)
         merged = dedupe(
-            k for k in [*pins, *proposed, *fallback] if k in pins or not _blocked(k, blocked)
+            k for k in [*pins, *proposed, *fallback] if k in pins or not is_blocked(k, blocked)
         )[: self.num_keywords]
         return KeywordResult(
             keywords=merged,

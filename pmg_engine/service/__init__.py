@@ -1,0 +1,26 @@
+"""The PMG service: behaviour in, personalized stickers out (bot, local chat and worker)."""
+
+from pmg_engine.service._render import NoGeneratorError
+from pmg_engine.service._service import GenerationFailed, PMGService
+from pmg_engine.service._types import (
+    EngineModels,
+    GenerationRequest,
+    GenerationResult,
+    ProfileUpdate,
+    Progress,
+    ServiceConfig,
+    local_user_id,
+)
+
+__all__ = [
+    "EngineModels",
+    "GenerationFailed",
+    "GenerationRequest",
+    "GenerationResult",
+    "NoGeneratorError",
+    "PMGService",
+    "ProfileUpdate",
+    "Progress",
+    "ServiceConfig",
+    "local_user_id",
+]

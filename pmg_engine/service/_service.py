@@ -1,0 +1,291 @@
+"""The PMG service: one request end to end, used by the bot, the local chat and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pmg_engine import behaviours as bh
+from pmg_engine.db import repo
+from pmg_engine.db.models import Generation
+from pmg_engine.db.types import utcnow
+from pmg_engine.errors import InvalidInputError, PMGError
+from pmg_engine.keywords.text import clean_keyword
+from pmg_engine.service._profile import ProfileUpdater
+from pmg_engine.service._render import Job, Renderer
+from pmg_engine.service._types import (
+    EngineModels,
+    GenerationRequest,
+    GenerationResult,
+    ProfileUpdate,
+    ProgressCallback,
+    ServiceConfig,
+)
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 4000
+
+
+class GenerationFailed(PMGError):
+    """A generation could not be completed; the message is safe to show."""
+
+
+class PMGService:
+    """Records behaviour, keeps profiles current and generates personalized stickers."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        models: EngineModels,
+        config: ServiceConfig,
+    ) -> None:
+        self.sessions = sessions
+        self.models = models
+        self.config = config
+        self.profiles = ProfileUpdater(sessions=sessions, models=models, config=config)
+        self.renderer = Renderer(models=models, config=config)
+
+    # -- behaviour ------------------------------------------------------------------------------
+
+    async def record_message(
+        self,
+        *,
+        user_id: int,
+        user_name: str,
+        content: str,
+        role: str = "user",
+        source: str = "discord",
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        discord_message_id: int | None = None,
+    ) -> bool:
+        """Store a chat turn; learn from it only if the user opted in. Return whether it learned."""
+        if not content.strip():
+            raise InvalidInputError("an empty message cannot be stored")
+        content = content[:MAX_MESSAGE_CHARS]
+        async with self.sessions() as session, session.begin():
+            await self._user(session, user_id=user_id, name=user_name, source=source)
+            message = await repo.add_message(
+                session=session,
+                user_id=user_id,
+                role=role,
+                content=content,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                discord_message_id=discord_message_id,
+            )
+            settings = await repo.get_settings(session=session, user_id=user_id)
+            if role != "user" or not settings.learning_opt_in:
+                return False
+            for event in bh.message_events(content):
+                await repo.add_behaviour(
+                    session=session,
+                    user_id=user_id,
+                    kind=event.kind,
+                    text=event.text,
+                    data=event.data,
+                    message_id=message.id,
+                )
+            return True
+
+    async def record_feedback(self, *, user_id: int, generation_id: int, liked: bool) -> None:
+        """Store a 👍 / 👎 and, with learning on, a behaviour for the next profile update."""
+        async with self.sessions() as session, session.begin():
+            generation = await repo.get_generation(session=session, generation_id=generation_id)
+            await repo.record_feedback(
+                session=session, user_id=user_id, generation_id=generation_id, liked=liked
+            )
+            settings = await repo.get_settings(session=session, user_id=user_id)
+            if settings.learning_opt_in:
+                event = bh.feedback_event(
+                    prompt=generation.prompt,
+                    liked=liked,
+                    keywords=[*generation.target_keywords, *generation.preference_keywords],
+                    generation_id=generation_id,
+                )
+                await repo.add_behaviour(
+                    session=session,
+                    user_id=user_id,
+                    kind=event.kind,
+                    text=event.text,
+                    data=event.data,
+                    generation_id=generation_id,
+                )
+
+    async def update_profile(self, *, user_id: int) -> ProfileUpdate:
+        """Bring the user's profile up to date; a no-op (no LLM call) without new behaviour."""
+        return await self.profiles.update(user_id=user_id)
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def validate(self, request: GenerationRequest) -> GenerationRequest:
+        """Return the request with a clean prompt, or raise ``InvalidInputError``."""
+        weight = request.personalization_weight
+        if weight is not None and (not math.isfinite(weight) or not 0 <= weight <= 1):
+            raise InvalidInputError(f"the weight must be between 0 and 1, got {weight}")
+        if request.prompt is None:
+            return request
+        prompt = " ".join(request.prompt.split())
+        if not prompt or clean_keyword(prompt, max_words=10_000, max_chars=10_000) is None:
+            raise InvalidInputError("describe what to draw with at least one word")
+        if len(prompt) > self.config.max_prompt_chars:
+            raise InvalidInputError(
+                f"the prompt is {len(prompt)} characters; the limit is "
+                f"{self.config.max_prompt_chars}"
+            )
+        return GenerationRequest(**{**request.__dict__, "prompt": prompt})
+
+    async def submit(self, request: GenerationRequest) -> tuple[int, bool]:
+        """Validate and record a queued generation; return ``(id, created)`` (idempotent)."""
+        request = self.validate(request)
+        seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
+        job_key = request.job_key or f"local-{request.user_id}-{time.time_ns()}"
+        async with self.sessions() as session, session.begin():
+            await self._user(
+                session,
+                user_id=request.user_id,
+                name=request.user_name or str(request.user_id),
+                source="local" if request.user_id < 0 else "discord",
+            )
+            settings = await repo.get_settings(session=session, user_id=request.user_id)
+            weight = request.personalization_weight
+            generation, created = await repo.create_generation(
+                session=session,
+                job_key=job_key,
+                user_id=request.user_id,
+                prompt=request.prompt or "",
+                personalization_weight=settings.personalization_weight
+                if weight is None
+                else weight,
+                seed=seed,
+                kind=request.kind,
+                channel_id=request.channel_id,
+                guild_id=request.guild_id,
+                parent_id=request.parent_id,
+            )
+            if (
+                created
+                and request.prompt
+                and settings.learning_opt_in
+                and request.parent_id is None
+            ):
+                event = bh.sticker_request_event(request.prompt, kind=request.kind)
+                await repo.add_behaviour(
+                    session=session,
+                    user_id=request.user_id,
+                    kind=event.kind,
+                    text=event.text,
+                    data=event.data,
+                    generation_id=generation.id,
+                )
+            return generation.id, created
+
+    async def generate(
+        self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None
+    ) -> GenerationResult:
+        """Submit and run one request in this process (the embedded default)."""
+        generation_id, _ = await self.submit(request)
+        return await self.run(generation_id, on_progress=on_progress)
+
+    async def run(
+        self, generation_id: int, *, on_progress: ProgressCallback | None = None
+    ) -> GenerationResult:
+        """Run a recorded generation: profile, keywords, candidates, selection, files, row."""
+        # 1. Claim the row (a finished job returns its stored result: runs are idempotent).
+        async with self.sessions() as session, session.begin():
+            generation = await repo.get_generation(session=session, generation_id=generation_id)
+            if generation.status == "done":
+                return self._result(generation)
+            generation.status = "running"
+            generation.attempts += 1
+            generation.started_at = utcnow()
+            user_id, kind = generation.user_id, generation.kind
+            rules = await repo.list_keyword_rules(session=session, user_id=user_id)
+            turns = await repo.recent_messages(
+                session=session, user_id=user_id, limit=self.config.chat_window
+            )
+        timings: dict[str, float] = {}
+        try:
+            # 2. Profile (incremental) and keywords.
+            started = time.perf_counter()
+            update = await self.profiles.update(user_id=user_id)
+            timings["profile"] = time.perf_counter() - started
+            profile = await self.profiles.latest(user_id=user_id)
+            rendered = await asyncio.to_thread(
+                self.renderer.render,
+                job=Job.of(generation),
+                profile_keywords=update.keywords,
+                implicit=profile.implicit if profile is not None else None,
+                pinned=[r.keyword for r in rules if r.rule == "pin"],
+                banned=[r.keyword for r in rules if r.rule == "ban"],
+                turns=[(t.role, t.content) for t in turns],
+                timings=timings,
+                on_progress=on_progress,
+            )
+        except Exception as exc:
+            await self._fail(generation_id, exc)
+            if isinstance(exc, PMGError):
+                raise
+            log.exception("generation %s failed", generation_id)
+            raise GenerationFailed("the sticker could not be made; please try again") from exc
+        # 3. Store the result on the row, the source of truth.
+        async with self.sessions() as session, session.begin():
+            generation = await repo.get_generation(session=session, generation_id=generation_id)
+            generation.status = "done"
+            generation.finished_at = utcnow()
+            generation.error = None
+            generation.output_key = rendered.output_key
+            generation.target_keywords = rendered.target_keywords
+            generation.preference_keywords = rendered.preference_keywords
+            generation.candidates = rendered.candidates
+            generation.selected_index = rendered.selected_index
+            generation.model_id = rendered.model_id
+            generation.profile_id = update.profile_id
+            generation.timings = {k: round(v, 4) for k, v in timings.items()}
+            result = self._result(generation)
+        log.info("generation %s done for user %s (%s)", generation_id, user_id, kind)
+        return result
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    async def _user(self, session: AsyncSession, *, user_id: int, name: str, source: str) -> None:
+        await repo.upsert_user(
+            session=session,
+            user_id=user_id,
+            name=name,
+            source=source,
+            learning_opt_in=self.config.learning_opt_in_default,
+        )
+
+    async def _fail(self, generation_id: int, exc: BaseException) -> None:
+        async with self.sessions() as session, session.begin():
+            generation = await repo.get_generation(session=session, generation_id=generation_id)
+            generation.status = "failed"
+            generation.finished_at = utcnow()
+            generation.error = f"{type(exc).__name__}: {exc}"[:2000]
+
+    def _result(self, generation: Generation) -> GenerationResult:
+        if generation.output_key is None or generation.selected_index is None:
+            raise GenerationFailed(f"generation {generation.id} has no stored result")
+        return GenerationResult(
+            generation_id=generation.id,
+            job_key=generation.job_key,
+            kind="image" if generation.kind == "image" else "sticker",
+            output_path=self.config.outputs_dir / generation.output_key,
+            output_key=generation.output_key,
+            prompt=generation.prompt,
+            target_keywords=list(generation.target_keywords),
+            preference_keywords=list(generation.preference_keywords),
+            personalization_weight=generation.personalization_weight,
+            seed=generation.seed,
+            model_id=generation.model_id or "",
+            selected_index=generation.selected_index,
+            candidates=list(generation.candidates),
+            timings=dict(generation.timings),
+        )

@@ -1,0 +1,82 @@
+"""The service on a real migrated SQLite database with tiny real models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pmg_engine.db import migrate
+from pmg_engine.db.engine import create_engine, session_factory
+from pmg_engine.generators import DiffusersGenerator, GeneratorSpec, load_generator
+from pmg_engine.implicit import PooledEncoderEmbedder
+from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
+from pmg_engine.scoring.clip import ClipScorer
+from pmg_engine.service import EngineModels, PMGService, ServiceConfig
+from tests.generators.dummy import save_tiny_sd
+from tests.keywords.conftest import RecordingChatModel
+from tests.scoring.conftest import tiny_clip_dir  # noqa: F401 - a fixture used below
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tmp_path_factory: pytest.TempPathFactory) -> DiffusersGenerator:
+    """A tiny random Stable Diffusion pipeline loaded through the real loader, once."""
+    folder = save_tiny_sd(tmp_path_factory.mktemp("tiny-sd"))
+    return load_generator(GeneratorSpec(model=str(folder), device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(tiny_clip_dir: Path) -> ClipScorer:  # noqa: F811 - the imported fixture
+    """A tiny random CLIP scorer, once."""
+    return ClipScorer.from_pretrained(str(tiny_clip_dir), device="cpu")
+
+
+@pytest.fixture
+async def service_sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated SQLite database for one test."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def chat_model() -> RecordingChatModel:
+    """A keyword model that proposes grounded and invented keywords."""
+    return RecordingChatModel(responses=["1. pastel colours\n2. dragons\n3. cats"])
+
+
+@pytest.fixture
+def make_service(
+    service_sessions: async_sessionmaker[AsyncSession],
+    tiny_generator: DiffusersGenerator,
+    tiny_scorer: ClipScorer,
+    chat_model: RecordingChatModel,
+    tmp_path: Path,
+) -> Any:
+    """Build a service with the tiny models; keyword arguments override models or config."""
+
+    def build(**overrides: Any) -> PMGService:
+        models = EngineModels(
+            preference=PreferenceKeywordExtractor(chat_model, num_keywords=4),
+            target=TargetKeywordExtractor(None),
+            generator=overrides.pop("generator", tiny_generator),
+            scorer=overrides.pop("scorer", tiny_scorer),
+            embedder=PooledEncoderEmbedder(tiny_generator.text_encoder, num_tokens=2),
+            llm_model_id="recording-fake",
+        )
+        config = ServiceConfig(
+            outputs_dir=tmp_path / "outputs",
+            num_inference_steps=2,
+            guidance_scale=3.0,
+            **overrides,
+        )
+        return PMGService(sessions=service_sessions, models=models, config=config)
+
+    return build
