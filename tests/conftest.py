@@ -22,6 +22,7 @@ POSTGRES_ADMIN_DSN = os.environ.get(
     "PMG_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgres"]
+pytest_plugins = ["tests.tiny_models"]
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,10 @@ from pmg_engine.cli._runtime import (
     run_async,
     stdout,
 )
+from pmg_engine.cli.chat import chat, generate
 from pmg_engine.cli.db import db_group
 from pmg_engine.cli.models import keywords, models_group
+from pmg_engine.corpus.cli import data_group
 from pmg_engine.db import migrate
 from pmg_engine.db.admin import database_stats
 
@@ -30,6 +32,9 @@ def cli() -> None:
 cli.add_command(db_group)
 cli.add_command(models_group)
 cli.add_command(keywords)
+cli.add_command(chat)
+cli.add_command(generate)
+cli.add_command(data_group)
 
 
 @cli.command("status")

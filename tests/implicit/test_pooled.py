@@ -7,7 +7,6 @@ import torch
 
 from pmg_engine.generators import DiffusersGenerator
 from pmg_engine.implicit import PooledEncoderEmbedder
-from tests.service.conftest import tiny_generator  # noqa: F401 - a fixture used below
 
 LINES = [
     'User said: "I love cats"',
@@ -18,7 +17,7 @@ LINES = [
 ]
 
 
-def test_shape_norm_and_determinism(tiny_generator: DiffusersGenerator) -> None:  # noqa: F811
+def test_shape_norm_and_determinism(tiny_generator: DiffusersGenerator) -> None:
     """N tokens of the encoder's width, with a real token's norm, the same every time."""
     encoder = tiny_generator.text_encoder
     embedder = PooledEncoderEmbedder(encoder, num_tokens=3)
@@ -31,7 +30,7 @@ def test_shape_norm_and_determinism(tiny_generator: DiffusersGenerator) -> None:
     assert embedder.model_id.startswith("pooled:")
 
 
-def test_tokens_follow_the_history(tiny_generator: DiffusersGenerator) -> None:  # noqa: F811
+def test_tokens_follow_the_history(tiny_generator: DiffusersGenerator) -> None:
     """Different histories give different tokens; the newest stretch drives the last token."""
     embedder = PooledEncoderEmbedder(tiny_generator.text_encoder, num_tokens=2)
     base = embedder.embed(LINES)
@@ -40,7 +39,7 @@ def test_tokens_follow_the_history(tiny_generator: DiffusersGenerator) -> None: 
     assert not torch.allclose(base[1], changed_end[1])
 
 
-def test_short_history_and_bad_input(tiny_generator: DiffusersGenerator) -> None:  # noqa: F811
+def test_short_history_and_bad_input(tiny_generator: DiffusersGenerator) -> None:
     """One line still gives N tokens; an empty history and N=0 are clear errors."""
     embedder = PooledEncoderEmbedder(tiny_generator.text_encoder, num_tokens=4)
     assert embedder.embed(["User said: hi cats"]).shape[0] == 4

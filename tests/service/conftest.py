@@ -11,27 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pmg_engine.db import migrate
 from pmg_engine.db.engine import create_engine, session_factory
-from pmg_engine.generators import DiffusersGenerator, GeneratorSpec, load_generator
+from pmg_engine.generators import DiffusersGenerator
 from pmg_engine.implicit import PooledEncoderEmbedder
 from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
 from pmg_engine.scoring.clip import ClipScorer
 from pmg_engine.service import EngineModels, PMGService, ServiceConfig
-from tests.generators.dummy import save_tiny_sd
-from tests.keywords.conftest import RecordingChatModel
-from tests.scoring.conftest import tiny_clip_dir  # noqa: F401 - a fixture used below
-
-
-@pytest.fixture(scope="session")
-def tiny_generator(tmp_path_factory: pytest.TempPathFactory) -> DiffusersGenerator:
-    """A tiny random Stable Diffusion pipeline loaded through the real loader, once."""
-    folder = save_tiny_sd(tmp_path_factory.mktemp("tiny-sd"))
-    return load_generator(GeneratorSpec(model=str(folder), device="cpu"))
-
-
-@pytest.fixture(scope="session")
-def tiny_scorer(tiny_clip_dir: Path) -> ClipScorer:  # noqa: F811 - the imported fixture
-    """A tiny random CLIP scorer, once."""
-    return ClipScorer.from_pretrained(str(tiny_clip_dir), device="cpu")
+from tests.fakes import RecordingChatModel
 
 
 @pytest.fixture

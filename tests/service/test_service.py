@@ -18,7 +18,7 @@ from pmg_engine.service import (
     Progress,
     local_user_id,
 )
-from tests.keywords.conftest import RecordingChatModel
+from tests.fakes import RecordingChatModel
 
 ALICE = local_user_id("alice")
 

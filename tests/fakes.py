@@ -1,10 +1,9 @@
-"""A chat model for chain tests that records what it was sent and answers from a script."""
+"""Fakes shared by the tests: a chat model that records its prompts and answers from a script."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from langchain_core.language_models import SimpleChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import Field
@@ -26,9 +25,3 @@ class RecordingChatModel(SimpleChatModel):
         if self.fail:
             raise RuntimeError("model server went away")
         return self.responses[(len(self.calls) - 1) % len(self.responses)]
-
-
-@pytest.fixture
-def recording_model() -> type[RecordingChatModel]:
-    """The recording fake chat model class."""
-    return RecordingChatModel

@@ -1,0 +1,267 @@
+"""``pmg chat`` and ``pmg generate``: the bot's behaviour in a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+from pmg_engine.cli._runtime import (
+    Database,
+    fail,
+    get_settings,
+    open_database,
+    print_json,
+    run_async,
+)
+from pmg_engine.db import migrate, repo
+from pmg_engine.errors import PMGError
+
+if TYPE_CHECKING:
+    # The engine imports torch: loaded when a command runs, not when `pmg --help` does.
+    from config import Settings
+    from pmg_engine.chat import ChatReplier
+    from pmg_engine.service import GenerationResult, PMGService, Progress
+
+HELP = """commands:
+  /sticker [what]   draw a sticker (without words: one that answers our chat)
+  /image what       draw a full-size image
+  /rate up|down     rate the last result (it feeds what I learn)
+  /keywords         show what I learned about you
+  /weight 0..1      how much your taste counts (0 ignore it, 1 all about it)
+  /pin word | /ban word | /learning on|off | /help | /quit"""
+
+
+@dataclass
+class Session:
+    """One terminal conversation."""
+
+    service: PMGService
+    replier: ChatReplier
+    user_id: int
+    name: str
+    last: GenerationResult | None = None
+
+
+@asynccontextmanager
+async def engine_service(
+    settings: Settings, *, with_generator: bool = True
+) -> AsyncIterator[tuple[PMGService, Database, list[str], ChatReplier]]:
+    """Open the database (migrating the embedded default) and load the models once."""
+    from pmg_engine.chat import ChatReplier
+    from pmg_engine.runtime import build_models, service_config
+    from pmg_engine.service import PMGService
+
+    if settings.database.url is None:
+        await migrate.upgrade(settings.database_url)
+    async with open_database(settings) as db:
+        loaded = await asyncio.to_thread(build_models, settings, with_generator=with_generator)
+        service = PMGService(
+            sessions=db.sessions, models=loaded.models, config=service_config(settings)
+        )
+        yield service, db, loaded.notes, ChatReplier(loaded.llm)
+
+
+def _progress(event: Progress) -> None:
+    if event.stage == "generating" and event.total:
+        click.echo(f"\r  drawing… step {event.step}/{event.total}", nl=False, err=True)
+    elif event.stage == "saving":
+        click.echo("", err=True)
+
+
+def _show(result: GenerationResult) -> None:
+    click.echo(f"bot: here you go → {result.output_path}")
+    click.echo(f"     drawn from: {', '.join(result.target_keywords) or '-'}")
+    taste = ", ".join(result.preference_keywords) or "(not personalized)"
+    click.echo(f"     your taste: {taste}  (weight {result.personalization_weight:.2f})")
+
+
+@click.command("generate")
+@click.option("--user", "user_name", required=True, help="A local user name.")
+@click.option("--kind", type=click.Choice(["sticker", "image"]), default="sticker")
+@click.option("--weight", type=float, default=None, help="Personalization weight 0..1.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("prompt")
+@click.pass_context
+@run_async
+async def generate(
+    ctx: click.Context,
+    user_name: str,
+    kind: str,
+    weight: float | None,
+    seed: int | None,
+    as_json: bool,
+    prompt: str,
+) -> None:
+    """Generate one personalized sticker or image for a local user."""
+    from pmg_engine.service import GenerationRequest, local_user_id
+
+    settings = get_settings(ctx)
+    async with engine_service(settings) as (service, _, notes, _replier):
+        if service.models.generator is None:
+            fail(" ".join(notes) or "no image generator is available")
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        request = GenerationRequest(
+            user_id=local_user_id(user_name),
+            user_name=user_name,
+            prompt=prompt,
+            kind="image" if kind == "image" else "sticker",
+            personalization_weight=weight,
+            seed=seed,
+        )
+        result = await service.generate(request, on_progress=None if as_json else _progress)
+    if as_json:
+        print_json(dataclasses.asdict(result))
+    else:
+        _show(result)
+
+
+@click.command("chat")
+@click.option("--user", "user_name", default="you", show_default=True, help="A local user name.")
+@click.pass_context
+@run_async
+async def chat(ctx: click.Context, user_name: str) -> None:
+    """Chat in the terminal with the same behaviour as the Discord bot."""
+    from pmg_engine.service import local_user_id
+
+    settings = get_settings(ctx)
+    async with engine_service(settings) as (service, _, notes, replier):
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        session = Session(service, replier, local_user_id(user_name), user_name)
+        click.echo(f"Hi {user_name}! Tell me what you like. /help lists the commands.")
+        click.echo(
+            "I store our chat and what I learn in the local database; "
+            "`pmg-admin show/export/forget` shows, exports or erases it."
+        )
+        while True:
+            try:
+                line = await asyncio.to_thread(_read_line)
+            except EOFError:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in {"/quit", "/exit"}:
+                break
+            try:
+                await _handle(session, line)
+            except PMGError as exc:
+                click.echo(f"bot: {exc}")
+    click.echo("bye!")
+
+
+def _read_line() -> str:
+    if sys.stdin.isatty():
+        return input("> ")
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
+async def _handle(session: Session, line: str) -> None:
+    from pmg_engine.service import GenerationRequest
+
+    service = session.service
+    command, _, argument = line.partition(" ")
+    argument = argument.strip()
+    if command in {"/sticker", "/image"}:
+        if service.models.generator is None:
+            click.echo("bot: I can't draw yet: no image generator is configured.")
+            return
+        request = GenerationRequest(
+            user_id=session.user_id,
+            user_name=session.name,
+            prompt=argument or None,
+            kind="image" if command == "/image" else "sticker",
+        )
+        session.last = await service.generate(request, on_progress=_progress)
+        _show(session.last)
+    elif command == "/rate":
+        if session.last is None or argument not in {"up", "down"}:
+            click.echo("bot: rate a result with /rate up or /rate down after a /sticker.")
+            return
+        await service.record_feedback(
+            user_id=session.user_id,
+            generation_id=session.last.generation_id,
+            liked=argument == "up",
+        )
+        click.echo("bot: thanks, noted!")
+    elif command in {"/keywords", "/weight", "/pin", "/ban", "/learning"}:
+        await _preferences(session, command, argument)
+    elif command == "/help":
+        click.echo(HELP)
+    elif command.startswith("/"):
+        click.echo(f"bot: I don't know {command}. /help lists the commands.")
+    else:
+        await _talk(session, line)
+
+
+async def _talk(session: Session, text: str) -> None:
+    service = session.service
+    await service.record_message(
+        user_id=session.user_id, user_name=session.name, content=text, source="local"
+    )
+    profile = await service.profiles.latest(user_id=session.user_id)
+    async with service.sessions() as db:
+        turns = await repo.recent_messages(
+            session=db, user_id=session.user_id, limit=service.config.chat_window
+        )
+    reply = await asyncio.to_thread(
+        session.replier.reply,
+        turns=[(t.role, t.content) for t in turns],
+        keywords=profile.keywords if profile else [],
+    )
+    await service.record_message(
+        user_id=session.user_id,
+        user_name=session.name,
+        content=reply,
+        role="assistant",
+        source="local",
+    )
+    click.echo(f"bot: {reply}")
+
+
+async def _preferences(session: Session, command: str, argument: str) -> None:
+    service, user_id = session.service, session.user_id
+    async with service.sessions() as db, db.begin():
+        await repo.upsert_user(session=db, user_id=user_id, name=session.name, source="local")
+        if command == "/weight":
+            try:
+                value = float(argument)
+            except ValueError:
+                click.echo("bot: give the weight as a number between 0 and 1, e.g. /weight 0.7")
+                return
+            await repo.set_personalization_weight(session=db, user_id=user_id, weight=value)
+            click.echo(f"bot: your taste now counts {value:.2f}.")
+        elif command in {"/pin", "/ban"}:
+            rule = "pin" if command == "/pin" else "ban"
+            stored = await repo.set_keyword_rule(
+                session=db, user_id=user_id, keyword=argument, rule=rule
+            )
+            click.echo(f"bot: {'pinned' if rule == 'pin' else 'banned'} “{stored.keyword}”.")
+        elif command == "/learning":
+            if argument not in {"on", "off"}:
+                click.echo("bot: use /learning on or /learning off.")
+                return
+            await repo.set_learning_opt_in(session=db, user_id=user_id, enabled=argument == "on")
+            click.echo(f"bot: learning is {argument}.")
+    if command == "/keywords":
+        update = await service.update_profile(user_id=user_id)
+        async with service.sessions() as db:
+            settings = await repo.get_settings(session=db, user_id=user_id)
+            rules = await repo.list_keyword_rules(session=db, user_id=user_id)
+        click.echo(f"bot: what I learned: {', '.join(update.keywords) or 'nothing yet'}")
+        pins = [r.keyword for r in rules if r.rule == "pin"]
+        bans = [r.keyword for r in rules if r.rule == "ban"]
+        click.echo(f"     pinned: {', '.join(pins) or '-'}; banned: {', '.join(bans) or '-'}")
+        click.echo(f"     weight {settings.personalization_weight:.2f}, profile v{update.version}")

@@ -1,0 +1,102 @@
+"""Build the engine's models from settings, once per process (composition-root helper)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pmg_engine.errors import PMGError
+from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
+from pmg_engine.service import EngineModels, ServiceConfig
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from config import Settings
+    from pmg_engine.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+BUILTIN_GENERATOR = ASSETS / "generator"
+BUILTIN_SCORER = ASSETS / "scorer"
+BUILTIN = "builtin"
+
+
+@dataclass
+class LoadedModels:
+    """The models plus one sentence per part that could not be loaded (shown to the user)."""
+
+    models: EngineModels
+    llm: BaseChatModel | None
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_generator(name: str) -> str:
+    """Map ``builtin`` to the shipped model folder; anything else is a path or a hub id."""
+    return str(BUILTIN_GENERATOR) if name == BUILTIN else name
+
+
+def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedModels:
+    """Load the chat model, keyword extractors, generator, scorer and implicit embedder."""
+    from pmg_engine.implicit import PooledEncoderEmbedder
+    from pmg_engine.llm import LocalModelMissing, build_chat_model
+
+    notes: list[str] = []
+    # 1. The chat model; the keyword extractors fall back to the user's own words without it.
+    llm: BaseChatModel | None = None
+    try:
+        llm = build_chat_model(settings.llm, models_dir=settings.storage.models_dir)
+    except LocalModelMissing as exc:
+        notes.append(f"{exc}; keywords come from your own words meanwhile")
+    models = EngineModels(
+        preference=PreferenceKeywordExtractor(llm, num_keywords=settings.llm.num_keywords),
+        target=TargetKeywordExtractor(llm),
+        llm_model_id=settings.llm.model if llm is not None else None,
+    )
+    if not with_generator:
+        return LoadedModels(models=models, llm=llm, notes=notes)
+    # 2. Generator and scorer; a missing one is a sentence, never noise passed off as a result.
+    cfg = settings.generator
+    try:
+        from pmg_engine.generators import GeneratorSpec, load_generator
+
+        spec = GeneratorSpec(
+            model=resolve_generator(cfg.model),
+            device=cfg.device,
+            dtype=cfg.dtype,
+            allow_download=cfg.allow_hub_download,
+        )
+        models.generator = load_generator(spec)
+        models.embedder = PooledEncoderEmbedder(models.generator.text_encoder)
+    except PMGError as exc:
+        notes.append(str(exc))
+    try:
+        models.scorer = _load_scorer(settings)
+    except (PMGError, FileNotFoundError) as exc:
+        notes.append(f"{exc}; the first candidate is used without scoring")
+    return LoadedModels(models=models, llm=llm, notes=notes)
+
+
+def _load_scorer(settings: Settings) -> Scorer:
+    cfg = settings.generator
+    if cfg.scorer == BUILTIN:
+        from pmg_engine.models.scorer import load_scorer
+
+        return load_scorer(BUILTIN_SCORER)
+    from pmg_engine.scoring.clip import ClipScorer
+
+    return ClipScorer.from_pretrained(cfg.scorer, allow_download=cfg.allow_hub_download)
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    """Return the service configuration the settings describe."""
+    return ServiceConfig(
+        outputs_dir=settings.storage.outputs_dir,
+        num_inference_steps=settings.generator.num_inference_steps,
+        guidance_scale=settings.generator.guidance_scale,
+        max_prompt_chars=settings.discord.max_prompt_chars,
+        learning_opt_in_default=settings.discord.learning_opt_in_default,
+    )
