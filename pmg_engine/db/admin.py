@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pmg_engine.db import repo
 from pmg_engine.db.models import (
     Base,
     Behaviour,
+    ChannelSettings,
     Feedback,
     Generation,
     KeywordRule,
@@ -207,6 +208,9 @@ async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
     )
     for last in (Generation, PreferenceProfile, UserSettings):
         await session.execute(delete(last).where(last.user_id == user_id))
+    await session.execute(
+        update(ChannelSettings).where(ChannelSettings.updated_by == user_id).values(updated_by=None)
+    )
     await session.execute(delete(User).where(User.id == user_id))
     await session.flush()
     counts["users"] = 1

@@ -243,3 +243,15 @@ class Feedback(Base):
     )
     liked: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelSettings(Base):
+    """A Discord channel where an admin enabled (or disabled) the chat replies."""
+
+    __tablename__ = "channel_settings"
+
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    chat_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

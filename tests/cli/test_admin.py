@@ -99,6 +99,10 @@ async def _seed(url: str, outputs_dir: Path) -> Seeded:
                 parent_id=gen.id,
             )
             await repo.add_message(session=s, user_id=BOB, role="user", content="hi")
+            # Alice, an admin, enabled chat in a channel: the audit field must not keep her id.
+            await repo.set_channel_chat(
+                session=s, channel_id=555, guild_id=1, enabled=True, updated_by=ALICE
+            )
         async with sessions() as s:
             rows = {
                 "generations": set(
@@ -271,7 +275,7 @@ def _scan_every_table(seeded: Seeded) -> dict[str, int]:
 def _references(table: Table, rows: dict[str, set[int]]) -> list[tuple[object, set[int]]]:
     refs = []
     for column in table.columns:
-        if column.name == "user_id":
+        if column.name in ("user_id", "updated_by"):
             refs.append((column, {ALICE}))
         if column.primary_key and table.name in rows:
             refs.append((column, rows[table.name]))
