@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUILTIN_GENERATOR = ASSETS / "generator"
 BUILTIN_SCORER = ASSETS / "scorer"
+BUILTIN_REFERENCE = ASSETS / "reference-index"
 BUILTIN = "builtin"
 
 
@@ -73,6 +74,14 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
         models.embedder = PooledEncoderEmbedder(models.generator.text_encoder)
     except PMGError as exc:
         notes.append(str(exc))
+    if cfg.reference_guided:
+        from pmg_engine.reference import ReferenceIndex, ReferenceIndexError
+
+        folder = BUILTIN_REFERENCE if cfg.reference_index == BUILTIN else Path(cfg.reference_index)
+        try:
+            models.reference = ReferenceIndex.load(folder)
+        except (ReferenceIndexError, FileNotFoundError) as exc:
+            notes.append(f"reference-guided mode is off: {exc}")
     try:
         models.scorer = _load_scorer(settings)
     except (PMGError, FileNotFoundError) as exc:
@@ -99,4 +108,5 @@ def service_config(settings: Settings) -> ServiceConfig:
         guidance_scale=settings.generator.guidance_scale,
         max_prompt_chars=settings.discord.max_prompt_chars,
         learning_opt_in_default=settings.discord.learning_opt_in_default,
+        reference_strength=settings.generator.reference_strength,
     )

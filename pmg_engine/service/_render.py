@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from pmg_engine.db.models import Generation
+    from pmg_engine.reference import ReferenceItem
 
 log = logging.getLogger(__name__)
 CONVERSATION_PREFIX = "a cute emoji sticker"
@@ -76,6 +77,13 @@ class Renderer:
     def __init__(self, *, models: EngineModels, config: ServiceConfig) -> None:
         self.models = models
         self.config = config
+
+    def _reference(self, target_text: str, preference: Sequence[str]) -> ReferenceItem | None:
+        index = self.models.reference
+        if index is None:
+            return None
+        style = preferred_style(preference, index.styles)
+        return index.nearest(target_text, style=style, k=1)[0]
 
     def preference_keywords(
         self,
@@ -159,6 +167,7 @@ class Renderer:
         started = time.perf_counter()
         seeds = [(job.seed + i) % 2**63 for i in range(len(grid))]
         size = self.config.image_size
+        reference = self._reference(target_text, preference)
         images = generator.generate(
             conditioning,
             seeds=seeds,
@@ -167,6 +176,8 @@ class Renderer:
             width=size,
             height=size,
             on_step=lambda i, n: notify(Progress("generating", i, n)),
+            init_images=[reference.image] * len(seeds) if reference is not None else None,
+            strength=self.config.reference_strength,
         )
         timings["generation"] = time.perf_counter() - started
         # 4. Score and select.
@@ -197,6 +208,9 @@ class Renderer:
         key = f"{job.user_id}/{job.generation_id}-{seeds[selected]}.png"
         _write_atomically(self.config.outputs_dir / key, data)
         timings["postprocess"] = time.perf_counter() - started
+        if reference is not None:
+            for row in candidates:
+                row["reference"] = {"id": reference.id, "caption": reference.caption}
         return Rendered(
             output_key=key,
             target_keywords=list(target),
@@ -205,6 +219,24 @@ class Renderer:
             selected_index=selected,
             model_id=generator.model_id,
         )
+
+
+STYLE_WORDS = {
+    "fluent-flat": ("flat",),
+    "fluent-high-contrast": ("high contrast", "line art", "black and white", "monochrome"),
+    "fluent-color": ("glossy", "3d"),
+    "twemoji": ("twemoji", "twitter"),
+    "noto": ("noto", "google"),
+}
+
+
+def preferred_style(keywords: Sequence[str], styles: Sequence[str]) -> str | None:
+    """Return the corpus style the user's keywords ask for, when one is named."""
+    text = " " + " ".join(keywords).lower() + " "
+    for style, words in STYLE_WORDS.items():
+        if style in styles and any(f" {w} " in text for w in words):
+            return style
+    return None
 
 
 def _weights_json(weights: ConditionWeights) -> dict[str, float]:

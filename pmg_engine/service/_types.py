@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from pmg_engine.generators import ImageGenerator
     from pmg_engine.implicit import ImplicitEmbedder
     from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
+    from pmg_engine.reference import ReferenceIndex
     from pmg_engine.scoring import Scorer
 
 Kind = Literal["sticker", "image"]
@@ -51,6 +52,8 @@ class ServiceConfig:
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
     image_size: int | None = None
     learning_opt_in_default: bool = True
+    # Reference-guided mode: img2img from the reference index's nearest item (issue 6).
+    reference_strength: float = 0.6
 
     def __post_init__(self) -> None:
         if not self.preference_grid or any(g <= 0 for g in self.preference_grid):
@@ -70,6 +73,7 @@ class EngineModels:
     generator: ImageGenerator | None = None
     scorer: Scorer | None = None
     embedder: ImplicitEmbedder | None = None
+    reference: ReferenceIndex | None = None
     llm_model_id: str | None = None
 
 

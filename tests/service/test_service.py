@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +185,30 @@ async def test_feedback_becomes_a_behaviour(make_service: Any) -> None:
         rows = (await session.scalars(select(Behaviour).where(Behaviour.kind == "feedback"))).all()
         assert len(rows) == 1
         assert rows[0].text.startswith('User liked a sticker of "a pixel robot"')
+
+
+async def test_reference_guided_starts_from_the_nearest_rendering(
+    make_service: Any, tmp_path: Path
+) -> None:
+    """With a reference index, the request starts from the nearest item and records it."""
+    from pmg_engine.reference import ReferenceIndex, build_reference_index
+    from tests.reference.synthetic import hash_embed, write_corpus
+
+    manifest = write_corpus(tmp_path / "corpus")
+    build_reference_index(manifest, tmp_path / "index", embed=hash_embed)
+    service = make_service(reference_strength=0.5)
+    service.models.reference = ReferenceIndex.load(tmp_path / "index", embed=hash_embed)
+    result = await service.generate(GenerationRequest(user_id=ALICE, prompt="a pizza", seed=4))
+    reference = result.candidates[0]["reference"]
+    assert "pizza" in reference["caption"]
+    assert result.output_path.is_file()
+
+
+def test_preferred_style_is_read_from_keywords() -> None:
+    """A user whose keywords say "flat" gets the flat style; no hint gives no style."""
+    from pmg_engine.service._render import preferred_style
+
+    styles = ("twemoji", "fluent-flat", "noto")
+    assert preferred_style(["cats", "flat colours"], styles) == "fluent-flat"
+    assert preferred_style(["cats"], styles) is None
+    assert preferred_style(["line art"], styles) is None  # high contrast not in this index
