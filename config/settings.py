@@ -11,7 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,6 +84,27 @@ class QueueSettings(_Section):
     broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     max_attempts: int = Field(default=3, ge=1, le=20)
     job_timeout_s: float = Field(default=600.0, gt=0)
+    # Prefix of every Redis key and the Celery queue name: several deployments (or test runs)
+    # can share one Redis without seeing each other's jobs.
+    namespace: str = Field(default="pmg", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # Redis redelivers an unacknowledged job after this long; it must exceed the longest job,
+    # or a slow job would be handed to a second worker while the first still runs (issue 5).
+    visibility_timeout_s: float = Field(default=3600.0, gt=0, validate_default=True)
+    retry_backoff_s: float = Field(default=5.0, ge=0)
+    # A worker refreshes its liveness key this often; silent for three periods, it is presumed
+    # dead and its running job is handed to another worker.
+    heartbeat_s: float = Field(default=10.0, gt=0, le=600)
+
+    @field_validator("visibility_timeout_s")
+    @classmethod
+    def _visibility_above_timeout(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("job_timeout_s")
+        if timeout is not None and value <= timeout:
+            raise ValueError(
+                f"must exceed job_timeout_s ({timeout}), or a running job is redelivered to a "
+                "second worker"
+            )
+        return value
 
 
 class LLMSettings(_Section):
@@ -99,6 +128,10 @@ class GeneratorSettings(_Section):
     num_inference_steps: int = Field(default=25, ge=1, le=200)
     guidance_scale: float = Field(default=5.0, ge=0.0, le=30.0)
     allow_hub_download: bool = False
+    # Reference-guided mode (SDEdit): start from the nearest corpus rendering of the target.
+    reference_guided: bool = False
+    reference_strength: float = Field(default=0.6, gt=0.0, le=1.0)
+    reference_index: str = "builtin"
 
 
 class DiscordSettings(_Section):
@@ -111,6 +144,20 @@ class DiscordSettings(_Section):
     daily_quota: int = Field(default=50, ge=0)
     cooldown_s: float = Field(default=10.0, ge=0)
     max_concurrent_jobs: int = Field(default=2, ge=1)
+    # Words or phrases a prompt may not contain (case-insensitive, whole words).
+    prompt_blocklist: list[str] = Field(default_factory=list)
+    # What the output safety hook does with a flagged result: show it as a spoiler or refuse it.
+    output_safety: Literal["off", "spoiler", "refuse"] = "spoiler"
+    # Discord allows about five edits per message in five seconds; progress edits stay below.
+    progress_edit_interval_s: float = Field(default=1.5, ge=0)
+    # `pmg bot --sync` copies the commands to this guild (instant) instead of syncing globally.
+    dev_guild_id: int | None = None
+
+    @field_validator("prompt_blocklist")
+    @classmethod
+    def _clean_blocklist(cls, value: list[str]) -> list[str]:
+        cleaned = [" ".join(term.split()).casefold() for term in value]
+        return [term for term in cleaned if term]
 
 
 class Settings(BaseSettings):
