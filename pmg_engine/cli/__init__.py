@@ -21,6 +21,9 @@ from pmg_engine.cli.models import keywords, models_group
 from pmg_engine.corpus.cli import data_group
 from pmg_engine.db import migrate
 from pmg_engine.db.admin import database_stats
+from pmg_engine.eval import eval_group
+from pmg_engine.reference.cli import reference_index
+from pmg_engine.train.cli import train_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +37,10 @@ cli.add_command(models_group)
 cli.add_command(keywords)
 cli.add_command(chat)
 cli.add_command(generate)
+data_group.add_command(reference_index)
 cli.add_command(data_group)
+cli.add_command(train_group)
+cli.add_command(eval_group)
 
 
 @cli.command("status")

@@ -1,0 +1,277 @@
+"""``pmg train``: train the offline model pack's parts, resumably, on CPU or CUDA.
+
+The main CLI registers ``train_group``; ``python -m pmg_engine.train.cli`` runs it alone (the
+background script uses that). Each command is a composition root: it configures logging and
+threads, builds its task, and hands it to the shared loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    # The loop imports torch; ``pmg --help`` must not pay for that (DESIGN.md §6: 6-11 s).
+    from pmg_engine.train.loop import TrainOptions, TrainResult
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CORPUS = Path("data/corpus")
+DEFAULT_ROOT = Path("data/train")
+# Per part: batch size, learning rate, warm-up, EMA decay, weight decay, checkpoint interval.
+PART_DEFAULTS: dict[str, dict[str, Any]] = {
+    "autoencoder": {
+        "batch_size": 32,
+        "lr": 5e-4,
+        "warmup_steps": 200,
+        "ema_decay": 0.999,
+        "weight_decay": 0.0,
+        "checkpoint_every": 500,
+    },
+    "generator": {
+        "batch_size": 64,
+        "lr": 3e-4,
+        "warmup_steps": 500,
+        "ema_decay": 0.9995,
+        "weight_decay": 0.0,
+        "checkpoint_every": 1000,
+    },
+    "scorer": {
+        "batch_size": 128,
+        "lr": 1e-3,
+        "warmup_steps": 200,
+        "ema_decay": 0.999,
+        "weight_decay": 0.05,
+        "checkpoint_every": 500,
+    },
+}
+
+
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--corpus",
+            type=click.Path(path_type=Path),
+            default=DEFAULT_CORPUS,
+            show_default=True,
+            help="Corpus folder with manifest.jsonl.",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Output folder [default: data/train/<part>].",
+        ),
+        click.option(
+            "--cache",
+            type=click.Path(path_type=Path),
+            default=DEFAULT_ROOT / "cache",
+            show_default=True,
+            help="Where decoded images, latents and MiniLM outputs are cached.",
+        ),
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            default="auto",
+            show_default=True,
+        ),
+        click.option(
+            "--precision",
+            type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+            default="auto",
+            show_default=True,
+            help="Autocast precision; auto is bf16 on CUDA and fp32 on CPU.",
+        ),
+        click.option("--minutes", type=float, default=None, help="Wall-clock budget of this run."),
+        click.option(
+            "--max-steps",
+            type=int,
+            default=None,
+            help="Stop at this total step count (counted across resumed runs).",
+        ),
+        click.option("--batch-size", type=int, default=None),
+        click.option("--lr", type=float, default=None, help="Peak learning rate."),
+        click.option(
+            "--checkpoint-every", type=int, default=None, help="Steps between checkpoints."
+        ),
+        click.option(
+            "--preset",
+            type=click.Choice(["small", "tiny"]),
+            default="small",
+            show_default=True,
+            help="Model size (tiny is for tests).",
+        ),
+        click.option(
+            "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)."
+        ),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--resume/--no-resume",
+            default=True,
+            show_default=True,
+            help="Continue from the last checkpoint in --out.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _options(part: str, kw: dict[str, Any]) -> TrainOptions:
+    import torch
+
+    from pmg_engine.train.loop import TrainOptions
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
+    )
+    if kw["threads"]:
+        torch.set_num_threads(kw["threads"])
+    if kw["minutes"] is None and kw["max_steps"] is None:
+        raise click.UsageError("give --minutes or --max-steps (or both)")
+    defaults = PART_DEFAULTS[part]
+    return TrainOptions(
+        out_dir=kw["out"] or DEFAULT_ROOT / part,
+        device=kw["device"],
+        precision=kw["precision"],
+        minutes=kw["minutes"],
+        max_steps=kw["max_steps"],
+        batch_size=kw["batch_size"] or defaults["batch_size"],
+        lr=kw["lr"] or defaults["lr"],
+        checkpoint_every=kw["checkpoint_every"] or defaults["checkpoint_every"],
+        warmup_steps=defaults["warmup_steps"],
+        ema_decay=defaults["ema_decay"],
+        weight_decay=defaults["weight_decay"],
+        resume=kw["resume"],
+        seed=kw["seed"],
+    )
+
+
+def _report(part: str, result: TrainResult) -> None:
+    loss = "n/a" if result.last_loss is None else f"{result.last_loss:.5f}"
+    click.echo(
+        f"{part}: step {result.step} (+{result.steps_this_run} in {result.seconds / 60:.1f} min), "
+        f"last loss {loss}, stopped by {result.stopped_by}; checkpoint {result.checkpoint}"
+    )
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train the offline generator (autoencoder, then UNet) and the mini scorer."""
+
+
+@train_group.command("autoencoder")
+@_common
+def autoencoder_command(**kw: Any) -> None:
+    """Train the RGBA autoencoder; writes <out>/vae when it stops."""
+    from pmg_engine.train.autoencoder import AutoencoderTask
+    from pmg_engine.train.loop import train
+
+    options = _options("autoencoder", kw)
+    task = AutoencoderTask(
+        corpus_dir=kw["corpus"],
+        out_dir=options.out_dir,
+        cache_dir=kw["cache"],
+        preset=kw["preset"],
+        seed=kw["seed"],
+    )
+    _report("autoencoder", train(task, options))
+
+
+@train_group.command("generator")
+@_common
+@click.option(
+    "--vae",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ROOT / "autoencoder/vae",
+    show_default=True,
+    help="Trained autoencoder (copied into <out>/vae on first run).",
+)
+def generator_command(vae: Path, **kw: Any) -> None:
+    """Train the UNet on cached latents; writes <out>/pipeline (fp16) when it stops."""
+    from pmg_engine.train.generator import GeneratorTask
+    from pmg_engine.train.loop import train
+
+    options = _options("generator", kw)
+    task = GeneratorTask(
+        corpus_dir=kw["corpus"],
+        out_dir=options.out_dir,
+        vae_dir=vae,
+        cache_dir=kw["cache"],
+        preset=kw["preset"],
+        seed=kw["seed"],
+    )
+    _report("generator", train(task, options))
+
+
+@train_group.command("scorer")
+@_common
+def scorer_command(**kw: Any) -> None:
+    """Train the mini scorer; writes <out>/model when it stops."""
+    from pmg_engine.train.loop import train
+    from pmg_engine.train.scorer import ScorerTask
+
+    options = _options("scorer", kw)
+    task = ScorerTask(
+        corpus_dir=kw["corpus"],
+        out_dir=options.out_dir,
+        cache_dir=kw["cache"],
+        preset=kw["preset"],
+        seed=kw["seed"],
+    )
+    _report("scorer", train(task, options))
+
+
+@train_group.command("export")
+@click.option(
+    "--generator",
+    "generator_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ROOT / "generator",
+    show_default=True,
+)
+@click.option(
+    "--scorer",
+    "scorer_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ROOT / "scorer",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ROOT / "export",
+    show_default=True,
+    help="Writes <out>/generator and <out>/scorer.",
+)
+def export_command(generator_dir: Path, scorer_dir: Path, out: Path) -> None:
+    """Export the EMA weights of the latest checkpoints in fp16 (the shipped model pack)."""
+    from pmg_engine.train.ship import SIZE_LIMIT_BYTES, ship
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
+    )
+    shipped = ship(
+        generator_dir=generator_dir if generator_dir.exists() else None,
+        scorer_dir=scorer_dir if scorer_dir.exists() else None,
+        out_dir=out,
+    )
+    click.echo(f"exported {shipped.steps} into {out}: {shipped.total_bytes / 2**20:.1f} MiB")
+    if shipped.total_bytes > SIZE_LIMIT_BYTES:
+        raise click.ClickException(
+            f"the pack is {shipped.total_bytes / 2**20:.1f} MiB, over the 40 MiB limit"
+        )
+
+
+def main() -> None:
+    """Run ``train_group`` on its own (``python -m pmg_engine.train.cli``)."""
+    train_group(prog_name="pmg train")
+
+
+if __name__ == "__main__":
+    main()
