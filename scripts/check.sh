@@ -8,6 +8,6 @@ echo "check: ruff"
 ruff check .
 ruff format --check .
 echo "check: mypy (strict on pmg_engine)"
-mypy pmg_engine config migrations
+mypy pmg_engine config migrations bot
 echo "check: pytest"
 pytest "$@"

@@ -6,6 +6,7 @@ import platform
 
 import click
 
+from bot.cli import bot_command
 from pmg_engine import __version__
 from pmg_engine.cli._runtime import (
     display_url,
@@ -18,6 +19,7 @@ from pmg_engine.cli._runtime import (
 from pmg_engine.cli.chat import chat, generate
 from pmg_engine.cli.db import db_group
 from pmg_engine.cli.models import keywords, models_group
+from pmg_engine.cli.worker import worker
 from pmg_engine.corpus.cli import data_group
 from pmg_engine.db import migrate
 from pmg_engine.db.admin import database_stats
@@ -41,6 +43,8 @@ data_group.add_command(reference_index)
 cli.add_command(data_group)
 cli.add_command(train_group)
 cli.add_command(eval_group)
+cli.add_command(bot_command)
+cli.add_command(worker)
 
 
 @cli.command("status")

@@ -18,8 +18,9 @@ from pmg_engine.cli._runtime import (
     run_async,
     stdout,
 )
+from pmg_engine.cli.worker import jobs_group
 from pmg_engine.db import admin, repo
-from pmg_engine.db.admin import ProfileVersion, UserReport
+from pmg_engine.db.admin import UserReport
 from pmg_engine.db.types import utcnow
 from pmg_engine.storage import delete_outputs
 
@@ -86,33 +87,9 @@ def render_report(report: UserReport) -> None:
     table = Table(title=f"user {report.user_id} ({report.name})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    profile = report.profile
-    rows = [
-        ("source", report.source),
-        ("first seen", report.created_at.isoformat(timespec="seconds")),
-        ("last seen", report.last_seen_at.isoformat(timespec="seconds")),
-        ("personalization weight", f"{report.personalization_weight:.2f}"),
-        ("learning", "on" if report.learning_opt_in else "off"),
-        ("keywords", ", ".join(profile.keywords) if profile and profile.keywords else "-"),
-        ("pinned", ", ".join(report.pinned_keywords) or "-"),
-        ("banned", ", ".join(report.banned_keywords) or "-"),
-        ("profile version", str(profile.version) if profile else "none yet"),
-        ("embedding", _embedding_summary(profile)),
-        ("profile updated", profile.created_at.isoformat(timespec="seconds") if profile else "-"),
-    ]
-    rows += [(name.replace("_", " "), str(count)) for name, count in report.counts.items()]
-    for name, value in rows:
+    for name, value in admin.report_rows(report):
         table.add_row(name, value)
     stdout.print(table)
-
-
-def _embedding_summary(profile: ProfileVersion | None) -> str:
-    if profile is None or profile.embedding_dim is None:
-        return "-"
-    return (
-        f"{profile.embedding_tokens} x {profile.embedding_dim}, "
-        f"norm {profile.embedding_norm:.3f}, model {profile.embedding_model}"
-    )
 
 
 @cli.command("history")
@@ -135,7 +112,7 @@ async def history(ctx: click.Context, user_id: int, as_json: bool) -> None:
             str(v.version),
             v.created_at.isoformat(timespec="seconds"),
             ", ".join(v.keywords) or "-",
-            _embedding_summary(v),
+            admin.embedding_summary(v),
             str(v.last_behaviour_id) if v.last_behaviour_id is not None else "-",
         )
     stdout.print(table)
@@ -212,6 +189,9 @@ async def stats(ctx: click.Context, as_json: bool) -> None:
     stdout.print(table)
     by_status = ", ".join(f"{s} {n}" for s, n in data["generations_by_status"].items())
     stdout.print(f"generations by status: {by_status or 'none'}", highlight=False)
+
+
+cli.add_command(jobs_group)
 
 
 def main() -> None:

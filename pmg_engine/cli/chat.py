@@ -207,28 +207,14 @@ async def _handle(session: Session, line: str) -> None:
 
 
 async def _talk(session: Session, text: str) -> None:
-    service = session.service
-    await service.record_message(
-        user_id=session.user_id, user_name=session.name, content=text, source="local"
-    )
-    profile = await service.profiles.latest(user_id=session.user_id)
-    async with service.sessions() as db:
-        turns = await repo.recent_messages(
-            session=db, user_id=session.user_id, limit=service.config.chat_window
-        )
-    reply = await asyncio.to_thread(
-        session.replier.reply,
-        turns=[(t.role, t.content) for t in turns],
-        keywords=profile.keywords if profile else [],
-    )
-    await service.record_message(
+    turn = await session.service.converse(
+        session.replier,
         user_id=session.user_id,
         user_name=session.name,
-        content=reply,
-        role="assistant",
+        content=text,
         source="local",
     )
-    click.echo(f"bot: {reply}")
+    click.echo(f"bot: {turn.reply}")
 
 
 async def _preferences(session: Session, command: str, argument: str) -> None:

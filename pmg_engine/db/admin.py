@@ -70,6 +70,36 @@ class ForgetResult:
     output_keys: list[str]
 
 
+def embedding_summary(profile: ProfileVersion | None) -> str:
+    """Describe a profile's embedding in one line (shape, norm, model)."""
+    if profile is None or profile.embedding_dim is None:
+        return "-"
+    return (
+        f"{profile.embedding_tokens} x {profile.embedding_dim}, "
+        f"norm {profile.embedding_norm:.3f}, model {profile.embedding_model}"
+    )
+
+
+def report_rows(report: UserReport) -> list[tuple[str, str]]:
+    """Return the ``(field, value)`` rows of a user report, as admins and users see them."""
+    profile = report.profile
+    rows = [
+        ("source", report.source),
+        ("first seen", report.created_at.isoformat(timespec="seconds")),
+        ("last seen", report.last_seen_at.isoformat(timespec="seconds")),
+        ("personalization weight", f"{report.personalization_weight:.2f}"),
+        ("learning", "on" if report.learning_opt_in else "off"),
+        ("keywords", ", ".join(profile.keywords) if profile and profile.keywords else "-"),
+        ("pinned", ", ".join(report.pinned_keywords) or "-"),
+        ("banned", ", ".join(report.banned_keywords) or "-"),
+        ("profile version", str(profile.version) if profile else "none yet"),
+        ("embedding", embedding_summary(profile)),
+        ("profile updated", profile.created_at.isoformat(timespec="seconds") if profile else "-"),
+    ]
+    rows += [(name.replace("_", " "), str(count)) for name, count in report.counts.items()]
+    return rows
+
+
 def describe_profile(profile: PreferenceProfile) -> ProfileVersion:
     """Summarise a profile row; the embedding is reduced to its shape and L2 norm."""
     tokens = norm = None

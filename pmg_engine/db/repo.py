@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pmg_engine.db.models import (
@@ -375,8 +376,16 @@ async def create_generation(
         guild_id=guild_id,
         parent_id=parent_id,
     )
-    session.add(generation)
-    await session.flush()
+    try:
+        # A savepoint: a concurrent submit of the same key loses the race without failing.
+        async with session.begin_nested():
+            session.add(generation)
+            await session.flush()
+    except IntegrityError:
+        existing = await session.scalar(select(Generation).where(Generation.job_key == job_key))
+        if existing is None:
+            raise
+        return existing, False
     return generation, True
 
 

@@ -3,6 +3,7 @@
 from pmg_engine.service._render import NoGeneratorError
 from pmg_engine.service._service import GenerationFailed, PMGService
 from pmg_engine.service._types import (
+    ChatTurn,
     EngineModels,
     GenerationRequest,
     GenerationResult,
@@ -13,6 +14,7 @@ from pmg_engine.service._types import (
 )
 
 __all__ = [
+    "ChatTurn",
     "EngineModels",
     "GenerationFailed",
     "GenerationRequest",

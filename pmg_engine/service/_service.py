@@ -7,6 +7,7 @@ import logging
 import math
 import random
 import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,7 @@ from pmg_engine.keywords.text import clean_keyword
 from pmg_engine.service._profile import ProfileUpdater
 from pmg_engine.service._render import Job, Renderer
 from pmg_engine.service._types import (
+    ChatTurn,
     EngineModels,
     GenerationRequest,
     GenerationResult,
@@ -26,6 +28,9 @@ from pmg_engine.service._types import (
     ProgressCallback,
     ServiceConfig,
 )
+
+if TYPE_CHECKING:
+    from pmg_engine.chat import ChatReplier
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
@@ -117,6 +122,59 @@ class PMGService:
                     data=event.data,
                     generation_id=generation_id,
                 )
+
+    async def current_keywords(self, *, user_id: int) -> list[str]:
+        """Return the user's keywords as a reply sees them: pins first, learned minus banned."""
+        profile = await self.profiles.latest(user_id=user_id)
+        async with self.sessions() as session:
+            rules = await repo.list_keyword_rules(session=session, user_id=user_id)
+        return self.renderer.preference_keywords(
+            profile_keywords=profile.keywords if profile else [],
+            pinned=[r.keyword for r in rules if r.rule == "pin"],
+            banned=[r.keyword for r in rules if r.rule == "ban"],
+            target_keywords=[],
+        )
+
+    async def converse(
+        self,
+        replier: ChatReplier,
+        *,
+        user_id: int,
+        user_name: str,
+        content: str,
+        source: str = "discord",
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        discord_message_id: int | None = None,
+    ) -> ChatTurn:
+        """Store a message, answer it from a short window and the user's keywords, store that."""
+        learned = await self.record_message(
+            user_id=user_id,
+            user_name=user_name,
+            content=content,
+            source=source,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            discord_message_id=discord_message_id,
+        )
+        async with self.sessions() as session:
+            turns = await repo.recent_messages(
+                session=session, user_id=user_id, limit=self.config.chat_window
+            )
+        keywords = await self.current_keywords(user_id=user_id)
+        reply = await asyncio.to_thread(
+            replier.reply, turns=[(t.role, t.content) for t in turns], keywords=keywords
+        )
+        await self.record_message(
+            user_id=user_id,
+            user_name=user_name,
+            content=reply,
+            role="assistant",
+            source=source,
+            channel_id=channel_id,
+            guild_id=guild_id,
+        )
+        return ChatTurn(reply=reply, learned=learned)
 
     async def update_profile(self, *, user_id: int) -> ProfileUpdate:
         """Bring the user's profile up to date; a no-op (no LLM call) without new behaviour."""

@@ -94,6 +94,14 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True)
+class ChatTurn:
+    """The answer to one chat message, and whether the message was learned from."""
+
+    reply: str
+    learned: bool
+
+
+@dataclass(frozen=True)
 class ProfileUpdate:
     """The outcome of a profile update; ``updated`` is False when nothing new was seen."""
 

@@ -215,3 +215,29 @@ async def test_unknown_user_is_a_clear_error(sessions: Sessions) -> None:
             await repo.get_settings(session=session, user_id=424242)
         with pytest.raises(InvalidInputError):
             await repo.get_user(session=session, user_id=2**64)
+
+
+async def test_concurrent_submits_of_one_job_key_make_one_row(sessions: Sessions) -> None:
+    """Two sessions racing to create the same job key end with one row and no error."""
+    import asyncio
+
+    async with sessions() as session, session.begin():
+        await repo.upsert_user(session=session, user_id=16, name="jo")
+
+    async def submit() -> tuple[int, bool]:
+        async with sessions() as session, session.begin():
+            generation, created = await repo.create_generation(
+                session=session,
+                job_key="race-1",
+                user_id=16,
+                prompt="a cat",
+                personalization_weight=0.5,
+                seed=1,
+            )
+            await asyncio.sleep(0.05)  # hold the transaction so the other one overlaps
+            return generation.id, created
+
+    results = await asyncio.gather(submit(), submit(), return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    ids = {r[0] for r in results if not isinstance(r, BaseException)}
+    assert len(ids) == 1

@@ -1,0 +1,235 @@
+"""One picture request from Discord: admit, defer, queue, show progress, deliver (or post late)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import store
+from bot.errors import Refused, sentence
+from bot.render import notice, progress_text, result_embed
+from bot.safety import Verdict
+from pmg_engine.db import repo
+from pmg_engine.errors import PMGError
+from pmg_engine.queue import JobEvent, JobFailed
+
+if TYPE_CHECKING:
+    from bot.app import PMGBot
+    from pmg_engine.service import GenerationRequest, GenerationResult
+
+log = logging.getLogger(__name__)
+# Discord's answers when an interaction token is no longer valid (it lives 15 minutes).
+TOKEN_GONE_CODES = frozenset({10015, 50027})
+NO_GENERATOR = "I can't draw yet: no image generator is configured."
+REFUSED_OUTPUT = "🚫 I drew it, but it did not pass the safety check, so I won't post it."
+
+
+@dataclass
+class Post:
+    """A message to send or edit; files are made fresh for each attempt (they are single-use)."""
+
+    content: str | None
+    embed: discord.Embed | None = None
+    files: Callable[[], list[discord.File]] = field(default=list)
+    view: discord.ui.View | None = None
+
+
+def token_gone(error: discord.HTTPException) -> bool:
+    """Return whether Discord refused a request because the interaction token expired."""
+    return error.status == 401 or error.code in TOKEN_GONE_CODES
+
+
+class JobRunner:
+    """Runs picture requests for the generate cog, its buttons and the chat's sticker offer."""
+
+    def __init__(self, bot: PMGBot, *, result_view: Callable[[int], discord.ui.View]) -> None:
+        self.bot = bot
+        self.deps = bot.deps
+        self.result_view = result_view
+
+    # -- the request flow ------------------------------------------------------------------------
+
+    async def admit(self, request: GenerationRequest) -> tuple[GenerationRequest, int]:
+        """Validate a request before deferring, so that every refusal is ephemeral."""
+        if not self.deps.can_draw:
+            raise Refused(NO_GENERATOR)
+        self.deps.blocklist.check_prompt(request.prompt)
+        request = self.deps.service.validate(request)
+        used = await store.generations_today(self.deps.service.sessions, user_id=request.user_id)
+        return request, used
+
+    async def request(self, interaction: discord.Interaction, request: GenerationRequest) -> None:
+        """Answer ``/sticker``, ``/image``, 🔁 and the sticker offer: one picture, end to end."""
+        request, used = await self.admit(request)
+        with self.deps.limiter.slot(request.user_id, used_today=used):
+            await interaction.response.defer(thinking=True)
+            try:
+                handle = await self.deps.queue.submit(request)
+                event = JobEvent(handle.generation_id, "queued", position=handle.position)
+                shown = progress_text(event)
+                await self.show(interaction, shown)
+                result = await self.follow(
+                    interaction, handle.generation_id, shown=shown, ahead=handle.position
+                )
+            except PMGError as error:
+                await self.post(
+                    interaction,
+                    Post(f"⚠️ {sentence(str(error))}"),
+                    channel_id=request.channel_id,
+                    user_id=request.user_id,
+                )
+                return
+            post = self.result_post(result, await self.deps.safety.judge(result), request.user_id)
+            await self.post(
+                interaction, post, channel_id=request.channel_id, user_id=request.user_id
+            )
+        await self.maybe_notice(interaction, request.user_id)
+
+    async def follow(
+        self,
+        interaction: discord.Interaction | None,
+        generation_id: int,
+        *,
+        shown: str | None = None,
+        ahead: int = 0,
+    ) -> GenerationResult:
+        """Wait for the result, editing the message with the job's progress meanwhile.
+
+        The wait is bounded by the queue's per-job timeout for this job and each one ahead.
+        """
+        waiter = asyncio.ensure_future(self.deps.queue.result(generation_id))
+        progress = (
+            asyncio.create_task(self._progress(interaction, generation_id, shown))
+            if interaction is not None
+            else None
+        )
+        try:
+            async with asyncio.timeout(self.deps.job_timeout_s * (1 + max(ahead, 0))):
+                return await waiter
+        except TimeoutError:
+            raise JobFailed("the picture took too long to make; please try again later") from None
+        finally:
+            waiter.cancel()
+            if progress is not None:
+                progress.cancel()
+                (outcome,) = await asyncio.gather(progress, return_exceptions=True)
+                if isinstance(outcome, Exception):
+                    log.warning("progress updates of %s failed", generation_id, exc_info=outcome)
+
+    async def _progress(
+        self, interaction: discord.Interaction, generation_id: int, shown: str | None
+    ) -> None:
+        interval = self.deps.settings.progress_edit_interval_s
+        loop = asyncio.get_running_loop()
+        last = loop.time() if shown is not None else -float("inf")
+        async for event in self.deps.queue.events(generation_id):
+            text = progress_text(event)
+            if event.final or text is None:
+                return
+            if text == shown or interaction.is_expired() or loop.time() - last < interval:
+                continue
+            last, shown = loop.time(), text
+            await self.show(interaction, text)
+
+    async def show(self, interaction: discord.Interaction, text: str | None) -> None:
+        """Edit the deferred message to ``text``; progress is best effort."""
+        if text is None or interaction.is_expired():
+            return
+        try:
+            await interaction.edit_original_response(content=text)
+        except discord.HTTPException as error:
+            log.debug("progress edit failed: %s", error)
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    def result_post(self, result: GenerationResult, verdict: Verdict, requester_id: int) -> Post:
+        """Return the message that shows a result, as the safety verdict allows."""
+        if verdict.action == "refuse":
+            return Post(REFUSED_OUTPUT)
+        spoiler = verdict.action == "spoiler"
+
+        def files() -> list[discord.File]:
+            if not result.output_path.is_file():
+                raise JobFailed("the picture's file is missing; please draw it again")
+            name = f"{result.kind}-{result.generation_id}.png"
+            return [discord.File(result.output_path, filename=name, spoiler=spoiler)]
+
+        return Post(
+            f"⚠️ Behind a spoiler: {verdict.reason}." if spoiler else None,
+            result_embed(result, requester_id=requester_id),
+            files,
+            self.result_view(result.generation_id),
+        )
+
+    async def post(
+        self,
+        interaction: discord.Interaction | None,
+        post: Post,
+        *,
+        channel_id: int | None,
+        user_id: int,
+    ) -> None:
+        """Edit the interaction's message; after its token expired, post in the channel or DM."""
+        if interaction is not None and not interaction.is_expired():
+            try:
+                await interaction.edit_original_response(
+                    content=post.content,
+                    embed=post.embed,
+                    attachments=post.files(),
+                    view=post.view,
+                )
+                return
+            except discord.HTTPException as error:
+                if not token_gone(error):
+                    raise
+                log.info("interaction %s expired; posting the result late", interaction.id)
+        await self.post_late(post, channel_id=channel_id, user_id=user_id)
+
+    async def post_late(self, post: Post, *, channel_id: int | None, user_id: int) -> None:
+        """Post in the request's channel, or by DM when the channel is closed to the bot."""
+        content = f"<@{user_id}> {post.content or 'your picture is ready.'}"
+        extra: dict[str, Any] = {}
+        if post.embed is not None:
+            extra["embed"] = post.embed
+        if post.view is not None:
+            extra["view"] = post.view
+        if channel_id is not None:
+            channel = self.bot.get_partial_messageable(channel_id)
+            mentions = discord.AllowedMentions(users=[discord.Object(id=user_id)])
+            try:
+                await channel.send(content, files=post.files(), allowed_mentions=mentions, **extra)
+                return
+            except (discord.Forbidden, discord.NotFound) as error:
+                log.info("cannot post in channel %s (%s); sending a DM", channel_id, error)
+        dm = await self.bot.create_dm(discord.Object(id=user_id))
+        await dm.send(content, files=post.files(), **extra)
+
+    async def deliver_late(self, generation_id: int, *, ahead: int = 0) -> None:
+        """Deliver a job the previous process left queued or running (after a restart)."""
+        row = await store.get_generation(self.deps.service.sessions, generation_id=generation_id)
+        try:
+            result = await self.follow(None, generation_id, ahead=ahead)
+        except PMGError as error:
+            post = Post(f"⚠️ Your picture could not be made: {sentence(str(error))}")
+        else:
+            post = self.result_post(result, await self.deps.safety.judge(result), row.user_id)
+        await self.post_late(post, channel_id=row.channel_id, user_id=row.user_id)
+
+    async def maybe_notice(self, interaction: discord.Interaction, user_id: int) -> None:
+        """Send the privacy notice ephemerally the first time a user gets an answer."""
+        sessions = self.deps.service.sessions
+        if not await store.take_notice(sessions, user_id=user_id):
+            return
+        async with sessions() as session:
+            settings = await repo.get_settings(session=session, user_id=user_id)
+        try:
+            await interaction.followup.send(
+                notice(learning=settings.learning_opt_in), ephemeral=True
+            )
+        except discord.HTTPException:
+            log.info("could not send the notice to %s", user_id)

@@ -1,0 +1,110 @@
+"""What users read: the privacy notice, progress lines, result, report and stats embeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import discord
+
+from pmg_engine.db import admin
+from pmg_engine.db.admin import UserReport
+from pmg_engine.queue import JobEvent
+from pmg_engine.service import GenerationResult
+
+COLOUR = discord.Colour.from_rgb(255, 170, 200)
+NOTICE = (
+    "🔒 To learn what you like, I store our messages, the pictures you ask for and your 👍/👎. "
+    "`/prefs show` shows what I learned, `/prefs export` sends you a copy of everything, "
+    "`/prefs forget` erases it, and `/prefs learning off` stops the learning."
+)
+NOTICE_LEARNING_OFF = (
+    "🔒 I store our messages and the pictures you ask for, but learning is off for you: "
+    "`/prefs learning on` lets me learn your taste. `/prefs show`, `/prefs export` and "
+    "`/prefs forget` show, copy or erase what is stored."
+)
+STAGES = {
+    "keywords": "🧠 Reading your taste…",
+    "scoring": "⚖️ Picking the best candidate…",
+    "saving": "✨ Finishing…",
+}
+
+
+def notice(*, learning: bool) -> str:
+    """Return the privacy notice shown with the first reply to a new user."""
+    return NOTICE if learning else NOTICE_LEARNING_OFF
+
+
+def progress_text(event: JobEvent) -> str | None:
+    """Return the line that shows a job's progress, or ``None`` for a final event."""
+    if event.kind == "queued":
+        if event.position:
+            return f"⏳ In the queue, position {event.position}…"
+        return "⏳ Starting…"
+    if event.kind == "started":
+        return "🎨 Starting…"
+    if event.kind == "progress":
+        if event.stage == "generating" and event.total:
+            return f"🎨 Drawing… step {event.step}/{event.total}"
+        return STAGES.get(event.stage or "", "🎨 Drawing…")
+    return None
+
+
+def _keywords(words: list[str], empty: str) -> str:
+    text = ", ".join(words) if words else empty
+    return text[:1024]
+
+
+def result_embed(result: GenerationResult, *, requester_id: int) -> discord.Embed:
+    """Describe a result: what it was drawn from and which of the user's tastes it used."""
+    title = f"“{result.prompt}”" if result.prompt else "A sticker for our chat"
+    embed = discord.Embed(title=title[:256], colour=COLOUR, description=f"for <@{requester_id}>")
+    embed.add_field(name="Drawn from", value=_keywords(result.target_keywords, "-"), inline=False)
+    embed.add_field(
+        name="Your taste",
+        value=_keywords(result.preference_keywords, "(not personalized)"),
+        inline=False,
+    )
+    embed.add_field(name="Weight", value=f"{result.personalization_weight:.2f}")
+    # A local model folder is shown by its name only; paths stay on the server.
+    model = Path(result.model_id).name if Path(result.model_id).is_absolute() else result.model_id
+    embed.set_footer(text=f"#{result.generation_id} · seed {result.seed} · {model}")
+    return embed
+
+
+def compare_embed(plain: GenerationResult, mine: GenerationResult) -> discord.Embed:
+    """Describe a side-by-side comparison of the same seed without and with the user's taste."""
+    embed = discord.Embed(
+        title="Without and with your taste",
+        colour=COLOUR,
+        description=f"Same prompt and seed ({mine.seed}): left weight 0, right weight "
+        f"{mine.personalization_weight:.2f}.",
+    )
+    embed.add_field(name="Drawn from", value=_keywords(mine.target_keywords, "-"), inline=False)
+    embed.add_field(
+        name="Your taste (right)",
+        value=_keywords(mine.preference_keywords, "(not personalized)"),
+        inline=False,
+    )
+    embed.set_footer(text=f"#{plain.generation_id} · #{mine.generation_id}")
+    return embed
+
+
+def report_embed(report: UserReport) -> discord.Embed:
+    """Show a user's stored preferences, as ``pmg-admin show`` prints them."""
+    embed = discord.Embed(title=f"user {report.user_id} ({report.name})"[:256], colour=COLOUR)
+    for name, value in admin.report_rows(report):
+        embed.add_field(name=name, value=value[:1024] or "-", inline=name not in {"keywords"})
+    return embed
+
+
+def stats_embed(stats: dict[str, Any], *, guilds: int, chat_channels: int) -> discord.Embed:
+    """Show row counts per table, generations per status and the bot's reach."""
+    embed = discord.Embed(title="PMG bot stats", colour=COLOUR)
+    embed.add_field(name="servers", value=str(guilds))
+    embed.add_field(name="chat channels", value=str(chat_channels))
+    for name, count in stats["tables"].items():
+        embed.add_field(name=name, value=str(count))
+    by_status = ", ".join(f"{s} {n}" for s, n in stats["generations_by_status"].items())
+    embed.add_field(name="generations by status", value=by_status or "none", inline=False)
+    return embed

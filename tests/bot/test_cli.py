@@ -1,0 +1,50 @@
+"""``pmg bot``: the refusal without a token, and the composition root end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.__main__ import run
+from bot.app import PMGBot
+from bot.cli import bot_command
+from config import load_settings
+from tests.bot.harness import Recorder, p
+
+
+def test_without_a_token_the_bot_refuses_in_one_sentence() -> None:
+    """`pmg bot` without a token exits 1 with one sentence naming PMG_DISCORD__TOKEN."""
+    result = CliRunner().invoke(bot_command, [])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: no Discord bot token is configured: set PMG_DISCORD__TOKEN")
+
+
+def test_a_blank_token_is_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token of spaces is refused the same way."""
+    monkeypatch.setenv("PMG_DISCORD__TOKEN", "   ")
+    result = CliRunner().invoke(bot_command, [])
+    assert result.exit_code == 1
+    assert "PMG_DISCORD__TOKEN" in result.output
+
+
+async def test_run_wires_everything_and_syncs_only_when_asked(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """run() migrates, loads what it can, starts the queue, logs in, syncs with --sync, stops."""
+
+    async def no_gateway(self: PMGBot, *, reconnect: bool = True) -> None:
+        return None  # the gateway is out of reach offline; login and setup_hook ran already
+
+    monkeypatch.setattr(PMGBot, "connect", no_gateway)
+    settings = load_settings(discord={"token": "test-token"})
+    await run(settings, sync=False)
+    assert [c.path for c in recorder.calls] == ["/users/@me", "/oauth2/applications/@me"]
+    assert (tmp_path / "data" / "pmg.sqlite3").is_file()
+    await run(settings, sync=True)
+    (put,) = [c for c in recorder.calls if c.method == "PUT"]
+    assert put.path == f"/applications/{p.APP_ID}/commands"
+    assert {c["name"] for c in put.json} == {"sticker", "image", "prefs", "admin"}
