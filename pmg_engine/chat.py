@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
@@ -18,6 +19,24 @@ CHAT_SYSTEM = (
     "one."
 )
 MAX_REPLY_CHARS = 600
+MAX_REPLY_SENTENCES = 3
+_SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]*")
+
+
+def tidy_reply(text: str) -> str:
+    """Keep the first few distinct sentences: small greedy models loop on one sentence."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for match in _SENTENCE_RE.finditer(text):
+        sentence = match.group(0).strip()
+        key = " ".join(sentence.lower().split())
+        if not sentence or key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence)
+        if len(kept) == MAX_REPLY_SENTENCES:
+            break
+    return " ".join(kept)[:MAX_REPLY_CHARS]
 
 
 class ChatReplier:
@@ -45,8 +64,9 @@ class ChatReplier:
             except Exception:  # a failing model must not leave the user without an answer
                 log.exception("chat model failed; replying plainly")
             else:
+                text = tidy_reply(text)
                 if text:
-                    return text[:MAX_REPLY_CHARS]
+                    return text
         if keywords:
             return f"Noted! I'll keep {', '.join(keywords[:3])} in mind for your next sticker."
         return "Noted! Tell me what you like, or ask me for a sticker."

@@ -106,7 +106,8 @@ async def generate(
     settings = get_settings(ctx)
     async with engine_service(settings) as (service, _, notes, _replier):
         if service.models.generator is None:
-            fail(" ".join(notes) or "no image generator is available")
+            problem = next((n for n in notes if "generator" in n.lower()), None)
+            fail(problem or "no image generator is available")
         for note in notes:
             click.echo(f"note: {note}", err=True)
         request = GenerationRequest(

@@ -85,8 +85,10 @@ def is_meaningful(word: str) -> bool:
 def clean_keyword(raw: str, *, max_words: int = 3, max_chars: int = 32) -> str | None:
     """Normalise one keyword; return ``None`` when nothing meaningful is left."""
     tokens = [w for w in words(raw) if w not in STOPWORDS]
-    tokens = [w for w in tokens if w not in INSTRUCTION_WORDS]
-    if not tokens or len(tokens) > max_words:
+    if len(tokens) > max_words:  # a sentence, not a keyword
+        return None
+    tokens = [w for w in tokens if w not in INSTRUCTION_WORDS and w not in FILLER]
+    if not tokens:
         return None
     if not any(is_meaningful(w) for w in tokens):
         return None

@@ -110,6 +110,8 @@ class LocalChatModel(BaseChatModel):
     model_path: str
     model_name: str = SMOLLM2_ID
     max_new_tokens: int = 96
+    # Greedy decoding of a 135M model loops on its own phrases; a mild penalty stops that.
+    repetition_penalty: float = 1.2
     device: str = "cpu"
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -155,6 +157,7 @@ class LocalChatModel(BaseChatModel):
                 attention_mask=encoded["attention_mask"].to(self.device),
                 max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
                 do_sample=False,
+                repetition_penalty=self.repetition_penalty,
                 pad_token_id=tokenizer.eos_token_id,
             )
         text = tokenizer.decode(output[0, input_ids.shape[1] :], skip_special_tokens=True)

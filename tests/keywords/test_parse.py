@@ -49,3 +49,11 @@ def test_target_fields() -> None:
     fields = parse_target_fields("posture: Arms Raised; Emotion: Joy; Expression: big smile;")
     assert fields == {"posture": "arms raised", "emotion": "joy", "expression": "big smile"}
     assert parse_target_fields("I feel great") == {}
+
+
+def test_filler_inside_a_phrase_is_dropped() -> None:
+    """Filler words inside a multi-word keyword are removed, keeping the content words."""
+    assert parse_keywords("1. favourite anime totoro\n2. really cute cats") == [
+        "anime totoro",
+        "cute cats",
+    ]
