@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -25,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch
 
+from benchmarks._machine import machine
 from pmg_engine.db import migrate, repo
 from pmg_engine.db.engine import create_engine, session_factory
 from pmg_engine.generators import GeneratorSpec, load_generator
@@ -42,21 +40,6 @@ from pmg_engine.service import (
 
 STAGES = ("profile", "keywords", "embeddings", "generation", "scoring", "postprocess")
 WORDS = "cats pastel neon forest castle robot dragon coffee ocean pixel watercolor moon".split()
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.node()} | {cpu} | {os.cpu_count()} cores | torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads) | Python {platform.python_version()}"
-    )
 
 
 LLM: Any = None

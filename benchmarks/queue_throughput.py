@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 import torch
 
+from benchmarks._machine import machine
 from config import QueueSettings, load_settings
 from pmg_engine.db import migrate
 from pmg_engine.db.engine import create_engine, session_factory
@@ -54,24 +54,6 @@ PATHS = ("raw", "service", "inprocess", "celery")
 PROMPT = "a cat drinking coffee"
 NEGATIVE = "lowres, blurry"
 GUIDANCE = 5.0
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{platform.node()} | {cpu} | {os.cpu_count()} cores, load {load:.1f} | {gpu} | "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads) | "
-        f"Python {platform.python_version()}"
-    )
 
 
 def save_bench_model(folder: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -108,3 +109,25 @@ async def sessions(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """The URL of a new SQLite file."""
     return f"sqlite+aiosqlite:///{tmp_path / 'pmg.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; tests get copies."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    await migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def sqlite_sessions(
+    sqlite_template: Path, tmp_path: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated SQLite database (the embedded default) for one test."""
+    path = tmp_path / "pmg.sqlite3"
+    shutil.copy(sqlite_template, path)
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pmg_engine.queue import jobs
 from pmg_engine.queue.base import JobCancelled, JobEvent, JobFailed
+from pmg_engine.service import result_of
 
 if TYPE_CHECKING:
     from pmg_engine.service import GenerationResult, PMGService
@@ -99,7 +100,7 @@ class QueueClient:
         row = await jobs.status_of(sessions=self._service.sessions, generation_id=generation_id)
         if event.kind == "failed" or row.status != "done":
             raise JobFailed(event.error or jobs.FAILED_MESSAGE)
-        return jobs.result_of(row, outputs_dir=self._service.config.outputs_dir)
+        return result_of(row, outputs_dir=self._service.config.outputs_dir)
 
     async def events(self, generation_id: int) -> AsyncIterator[JobEvent]:
         """Yield the job's current state, then its events until a final one."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -21,7 +20,7 @@ from pmg_engine.errors import NotFoundError, PMGError
 from pmg_engine.queue.base import JobEvent
 
 if TYPE_CHECKING:
-    from pmg_engine.service import GenerationResult
+    pass
 
 FINAL_STATUSES = ("done", "failed", "cancelled")
 PENDING_STATUSES = ("queued", "running")
@@ -300,27 +299,3 @@ def final_event(row: Generation) -> JobEvent | None:
     if row.status == "cancelled":
         return JobEvent(row.id, "cancelled")
     return None
-
-
-def result_of(row: Generation, *, outputs_dir: Path) -> GenerationResult:
-    """Return what a finished row holds: the file's storage key and why it looks that way."""
-    from pmg_engine.service import GenerationFailed, GenerationResult
-
-    if row.status != "done" or row.output_key is None or row.selected_index is None:
-        raise GenerationFailed(f"generation {row.id} has no stored result")
-    return GenerationResult(
-        generation_id=row.id,
-        job_key=row.job_key,
-        kind="image" if row.kind == "image" else "sticker",
-        output_path=outputs_dir / row.output_key,
-        output_key=row.output_key,
-        prompt=row.prompt,
-        target_keywords=list(row.target_keywords),
-        preference_keywords=list(row.preference_keywords),
-        personalization_weight=row.personalization_weight,
-        seed=row.seed,
-        model_id=row.model_id or "",
-        selected_index=row.selected_index,
-        candidates=list(row.candidates),
-        timings=dict(row.timings),
-    )

@@ -1,7 +1,7 @@
 """The PMG service: behaviour in, personalized stickers out (bot, local chat and worker)."""
 
 from pmg_engine.service._render import NoGeneratorError
-from pmg_engine.service._service import GenerationFailed, PMGService
+from pmg_engine.service._service import GenerationFailed, PMGService, result_of
 from pmg_engine.service._types import (
     ChatTurn,
     EngineModels,
@@ -25,4 +25,5 @@ __all__ = [
     "Progress",
     "ServiceConfig",
     "local_user_id",
+    "result_of",
 ]

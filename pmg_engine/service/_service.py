@@ -7,6 +7,7 @@ import logging
 import math
 import random
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -259,7 +260,7 @@ class PMGService:
         async with self.sessions() as session, session.begin():
             generation = await repo.get_generation(session=session, generation_id=generation_id)
             if generation.status == "done":
-                return self._result(generation)
+                return result_of(generation, outputs_dir=self.config.outputs_dir)
             generation.status = "running"
             generation.attempts += 1
             generation.started_at = utcnow()
@@ -306,7 +307,7 @@ class PMGService:
             generation.model_id = rendered.model_id
             generation.profile_id = update.profile_id
             generation.timings = {k: round(v, 4) for k, v in timings.items()}
-            result = self._result(generation)
+            result = result_of(generation, outputs_dir=self.config.outputs_dir)
         log.info("generation %s done for user %s (%s)", generation_id, user_id, kind)
         return result
 
@@ -328,22 +329,24 @@ class PMGService:
             generation.finished_at = utcnow()
             generation.error = f"{type(exc).__name__}: {exc}"[:2000]
 
-    def _result(self, generation: Generation) -> GenerationResult:
-        if generation.output_key is None or generation.selected_index is None:
-            raise GenerationFailed(f"generation {generation.id} has no stored result")
-        return GenerationResult(
-            generation_id=generation.id,
-            job_key=generation.job_key,
-            kind="image" if generation.kind == "image" else "sticker",
-            output_path=self.config.outputs_dir / generation.output_key,
-            output_key=generation.output_key,
-            prompt=generation.prompt,
-            target_keywords=list(generation.target_keywords),
-            preference_keywords=list(generation.preference_keywords),
-            personalization_weight=generation.personalization_weight,
-            seed=generation.seed,
-            model_id=generation.model_id or "",
-            selected_index=generation.selected_index,
-            candidates=list(generation.candidates),
-            timings=dict(generation.timings),
-        )
+
+def result_of(row: Generation, *, outputs_dir: Path) -> GenerationResult:
+    """Return what a finished row holds: the file's storage key and why it looks that way."""
+    if row.status != "done" or row.output_key is None or row.selected_index is None:
+        raise GenerationFailed(f"generation {row.id} has no stored result")
+    return GenerationResult(
+        generation_id=row.id,
+        job_key=row.job_key,
+        kind="image" if row.kind == "image" else "sticker",
+        output_path=outputs_dir / row.output_key,
+        output_key=row.output_key,
+        prompt=row.prompt,
+        target_keywords=list(row.target_keywords),
+        preference_keywords=list(row.preference_keywords),
+        personalization_weight=row.personalization_weight,
+        seed=row.seed,
+        model_id=row.model_id or "",
+        selected_index=row.selected_index,
+        candidates=list(row.candidates),
+        timings=dict(row.timings),
+    )

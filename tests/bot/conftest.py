@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import BotDeps, PMGBot
 from config import Settings, load_settings
 from pmg_engine.chat import ChatReplier
-from pmg_engine.db import migrate
-from pmg_engine.db.engine import create_engine, session_factory
 from pmg_engine.generators import DiffusersGenerator
 from pmg_engine.implicit import PooledEncoderEmbedder
 from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
@@ -42,28 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "discord_settings(**values): DiscordSettings overrides")
 
 
-@pytest.fixture(scope="session")
-async def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to head once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("bot-db") / "template.sqlite3"
-    await migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-async def bot_sessions(
-    template_db: Path, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated SQLite database for one test."""
-    path = tmp_path / "bot.sqlite3"
-    shutil.copy(template_db, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def keyword_model() -> RecordingChatModel:
     """The keyword model: proposes keywords, grounded against the user's own words."""
@@ -87,7 +62,7 @@ def bot_settings(request: pytest.FixtureRequest) -> Settings:
 @pytest.fixture
 def service(
     bot_settings: Settings,
-    bot_sessions: async_sessionmaker[AsyncSession],
+    sqlite_sessions: async_sessionmaker[AsyncSession],
     tiny_generator: DiffusersGenerator,
     tiny_scorer: ClipScorer,
     keyword_model: RecordingChatModel,
@@ -110,7 +85,7 @@ def service(
         max_prompt_chars=bot_settings.discord.max_prompt_chars,
         learning_opt_in_default=bot_settings.discord.learning_opt_in_default,
     )
-    return PMGService(sessions=bot_sessions, models=models, config=config)
+    return PMGService(sessions=sqlite_sessions, models=models, config=config)
 
 
 @pytest.fixture

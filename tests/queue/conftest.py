@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,6 @@ import redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config import QueueSettings
-from pmg_engine.db import migrate
-from pmg_engine.db.engine import create_engine, session_factory
 from pmg_engine.generators import DiffusersGenerator
 from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
 from pmg_engine.scoring.clip import ClipScorer
@@ -43,18 +41,6 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 # -- databases and services ----------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sqlite_sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated SQLite file for one test (the embedded default)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.sqlite3'}"
-    await migrate.upgrade(url)
-    engine = create_engine(url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pmg_engine.db import migrate
-from pmg_engine.db.engine import create_engine, session_factory
 from pmg_engine.generators import DiffusersGenerator
 from pmg_engine.implicit import PooledEncoderEmbedder
 from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
 from pmg_engine.scoring.clip import ClipScorer
 from pmg_engine.service import EngineModels, PMGService, ServiceConfig
 from tests.fakes import RecordingChatModel
-
-
-@pytest.fixture
-async def service_sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated SQLite database for one test."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
-    await migrate.upgrade(url)
-    engine = create_engine(url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -39,7 +24,7 @@ def chat_model() -> RecordingChatModel:
 
 @pytest.fixture
 def make_service(
-    service_sessions: async_sessionmaker[AsyncSession],
+    sqlite_sessions: async_sessionmaker[AsyncSession],
     tiny_generator: DiffusersGenerator,
     tiny_scorer: ClipScorer,
     chat_model: RecordingChatModel,
@@ -62,6 +47,6 @@ def make_service(
             guidance_scale=3.0,
             **overrides,
         )
-        return PMGService(sessions=service_sessions, models=models, config=config)
+        return PMGService(sessions=sqlite_sessions, models=models, config=config)
 
     return build
