@@ -79,6 +79,17 @@ async def status(ctx: click.Context, as_json: bool) -> None:
     stdout.print(f"  {'rows':<10} {rows}", highlight=False)
 
 
+@cli.command("start")
+@click.pass_context
+def start(ctx: click.Context) -> None:
+    """Run the main job: the Discord bot when a token is configured, else the local chat."""
+    token = get_settings(ctx).discord.token
+    if token is not None and token.get_secret_value().strip():
+        ctx.invoke(bot_command)
+    else:
+        ctx.invoke(chat)
+
+
 def main() -> None:
     """Entry point of the ``pmg`` console script."""
     cli(prog_name="pmg")

@@ -97,3 +97,12 @@ def test_generate_without_a_generator_is_one_sentence(env: dict[str, str], tmp_p
     assert "PMG_GENERATOR__MODEL" in result.stderr
     assert "Traceback" not in result.output
     assert not list((tmp_path / "data").rglob("*.png"))
+
+
+def test_start_without_a_token_is_the_local_chat(env: dict[str, str]) -> None:
+    """`pmg start` (the README's main job) opens the local chat when no token is configured."""
+    result = CliRunner().invoke(cli, ["start"], input="/help\n/quit\n", env=env)
+    assert result.exit_code == 0, result.output
+    assert "Hi you!" in result.stdout
+    assert "/sticker [what]" in result.stdout
+    assert result.stdout.rstrip().endswith("bye!")
