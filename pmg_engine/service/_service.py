@@ -37,6 +37,26 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
 
 
+async def _store_event(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    event: bh.BehaviourEvent,
+    message_id: int | None = None,
+    generation_id: int | None = None,
+) -> None:
+    """Store a behaviour event with its links (the one way the service records behaviour)."""
+    await repo.add_behaviour(
+        session=session,
+        user_id=user_id,
+        kind=event.kind,
+        text=event.text,
+        data=event.data,
+        message_id=message_id,
+        generation_id=generation_id,
+    )
+
+
 class GenerationFailed(PMGError):
     """A generation could not be completed; the message is safe to show."""
 
@@ -90,14 +110,7 @@ class PMGService:
             if role != "user" or not settings.learning_opt_in:
                 return False
             for event in bh.message_events(content):
-                await repo.add_behaviour(
-                    session=session,
-                    user_id=user_id,
-                    kind=event.kind,
-                    text=event.text,
-                    data=event.data,
-                    message_id=message.id,
-                )
+                await _store_event(session, user_id=user_id, event=event, message_id=message.id)
             return True
 
     async def record_feedback(self, *, user_id: int, generation_id: int, liked: bool) -> None:
@@ -115,13 +128,8 @@ class PMGService:
                     keywords=[*generation.target_keywords, *generation.preference_keywords],
                     generation_id=generation_id,
                 )
-                await repo.add_behaviour(
-                    session=session,
-                    user_id=user_id,
-                    kind=event.kind,
-                    text=event.text,
-                    data=event.data,
-                    generation_id=generation_id,
+                await _store_event(
+                    session, user_id=user_id, event=event, generation_id=generation_id
                 )
 
     async def current_keywords(self, *, user_id: int) -> list[str]:
@@ -235,13 +243,8 @@ class PMGService:
                 and request.parent_id is None
             ):
                 event = bh.sticker_request_event(request.prompt, kind=request.kind)
-                await repo.add_behaviour(
-                    session=session,
-                    user_id=request.user_id,
-                    kind=event.kind,
-                    text=event.text,
-                    data=event.data,
-                    generation_id=generation.id,
+                await _store_event(
+                    session, user_id=request.user_id, event=event, generation_id=generation.id
                 )
             return generation.id, created
 
