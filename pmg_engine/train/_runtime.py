@@ -28,6 +28,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def default_device() -> torch.device:
+    """Return the GPU when there is one, for work done once outside the loop (caches)."""
+    return resolve_device("auto")
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """Return the autocast dtype, or ``None`` for plain fp32 (``auto``: bf16 on CUDA only)."""
     if precision == "auto":
@@ -48,8 +53,12 @@ class EMA:
     def update(self, model: nn.Module, step: int) -> None:
         """Move the average towards ``model``; early steps follow it closely."""
         decay = min(self.decay, (1 + step) / (10 + step))
-        for avg, live in zip(self.model.parameters(), model.parameters(), strict=True):
-            avg.lerp_(live.detach(), 1.0 - decay)
+        averaged = list(self.model.parameters())
+        live = [p.detach() for p in model.parameters()]
+        if len(averaged) != len(live):
+            raise ValueError("the EMA copy and the model have different parameters")
+        # One fused update over all tensors: per-tensor calls cost a GPU launch each.
+        torch._foreach_lerp_(averaged, live, 1.0 - decay)
         for avg_buf, live_buf in zip(self.model.buffers(), model.buffers(), strict=True):
             avg_buf.copy_(live_buf)
 

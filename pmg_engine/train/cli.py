@@ -268,6 +268,54 @@ def export_command(generator_dir: Path, scorer_dir: Path, out: Path) -> None:
         )
 
 
+@train_group.command("pack")
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CORPUS,
+    show_default=True,
+    help="Corpus folder with manifest.jsonl.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write (replaced): corpus/ and minilm/.",
+)
+def pack_command(corpus: Path, out: Path) -> None:
+    """Pack the 64 px corpus and a cut-down MiniLM to carry to a GPU machine (see travel.py)."""
+    from pmg_engine.train.travel import pack
+
+    summary = pack(corpus, out)
+    click.echo(
+        f"packed {summary.items} renderings and MiniLM with {summary.kept_word_pieces} of "
+        f"{summary.vocab_size} word pieces ({summary.texts} texts) into {out}: "
+        f"{summary.total_bytes / 2**20:.1f} MiB"
+    )
+
+
+@train_group.command("unpack")
+@click.option("--pack", "pack_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def unpack_command(pack_dir: Path, out: Path) -> None:
+    """Rebuild the corpus and MiniLM folders of a pack; prints the MiniLM folder."""
+    from pmg_engine.train.travel import unpack
+
+    corpus, minilm = unpack(pack_dir, out)
+    click.echo(f"corpus {corpus}\nminilm {minilm}")
+
+
+@train_group.command("slim")
+@click.option("--part", "part_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def slim_command(part_dir: Path, out: Path) -> None:
+    """Copy a part's folder with its checkpoint cut to fp16 EMA weights (export reads it)."""
+    from pmg_engine.train.ship import slim_part
+
+    target = slim_part(part_dir, out)
+    click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB")
+
+
 def main() -> None:
     """Run ``train_group`` on its own (``python -m pmg_engine.train.cli``)."""
     train_group(prog_name="pmg train")

@@ -64,7 +64,8 @@ def load_images(
         source = item.paths.get(size) or item.paths[min(item.paths, key=lambda s: abs(s - size))]
         arrays[row] = _read_rgba(corpus_dir / source, size)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.name}.tmp.npy")
+    # Per process: parts trained side by side may decode the same cache at once.
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.npy")
     np.save(tmp, arrays)
     os.replace(tmp, cache)
     return torch.from_numpy(arrays)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pmg_engine.models.minilm import DEFAULT_WINDOW, HIDDEN_SIZE, MiniLM
+from pmg_engine.train._runtime import default_device
 from pmg_engine.train.configs import (
     build_unet,
     count_parameters,
@@ -93,7 +94,7 @@ class GeneratorTask:
         self.cache = TextCache.open(
             text_cache_path(cache_dir, window),
             texts,
-            text_encoder or (lambda: MiniLM.load(window=window)),
+            text_encoder or (lambda: MiniLM.load(window=window, device=default_device())),
         )
         self.conditioning = ConditioningSampler(self.cache, self.items)
         # 4. The UNet and the noise schedule.

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from pmg_engine.train._runtime import default_device
 from pmg_engine.train.data import to_model_range
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,9 @@ def cached_latents(vae_dir: Path, images: torch.Tensor, *, cache_dir: Path) -> L
         )
     logger.info("encoding %d images with the autoencoder at %s", len(images), vae_dir)
     vae = AutoencoderKL.from_pretrained(str(vae_dir)).eval()  # type: ignore[no-untyped-call]
-    latents = encode_images(vae, images)
+    latents = encode_images(vae.to(default_device()), images)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file(
         {
             "mean": latents.mean.contiguous(),

@@ -16,6 +16,7 @@ from torch import nn
 
 from pmg_engine.models.minilm import DEFAULT_WINDOW, MiniLM
 from pmg_engine.models.scorer import ScorerConfig, ScorerModel, rgba_to_pixels, save_scorer
+from pmg_engine.train._runtime import default_device
 from pmg_engine.train.configs import count_parameters, seeded
 from pmg_engine.train.data import load_images, load_items
 from pmg_engine.train.export import write_card
@@ -85,7 +86,7 @@ class ScorerTask:
         self.cache = TextCache.open(
             text_cache_path(cache_dir, DEFAULT_WINDOW),
             texts,
-            text_encoder or MiniLM.load,
+            text_encoder or (lambda: MiniLM.load(device=default_device())),
         )
         self.text_rows = torch.stack(
             [self.cache.rows(_texts(item)[v] for item in self.items) for v in TEXT_VARIANTS], 1

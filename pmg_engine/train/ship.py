@@ -72,6 +72,32 @@ def export_scorer(part_dir: Path, out_dir: Path) -> int:
     return int(state["step"])
 
 
+def slim_part(part_dir: Path, out_dir: Path) -> Path:
+    """Copy a part's folder with its checkpoint cut to the fp16 EMA weights, step and task.
+
+    What ``export_generator`` / ``export_scorer`` read, at a fifth of the size: small enough
+    to carry back from a GPU machine. Optimizer state is dropped, so training cannot resume
+    from it; the exported pipeline (written with that machine's tokenizer copy) is left out.
+    """
+    import shutil
+
+    state = _checkpoint(part_dir)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    shutil.copytree(part_dir, out_dir, ignore=shutil.ignore_patterns("checkpoints", "pipeline"))
+    slim = {
+        "step": state["step"],
+        "task": state["task"],
+        "ema": {
+            name: tensor.half() if tensor.is_floating_point() else tensor
+            for name, tensor in state["ema"].items()
+        },
+    }
+    target = out_dir / "checkpoints" / CHECKPOINT_NAME
+    target.parent.mkdir(parents=True)
+    torch.save(slim, target)
+    return target
+
+
 def ship(*, generator_dir: Path | None, scorer_dir: Path | None, out_dir: Path) -> Shipped:
     """Export whichever parts are given into ``out_dir/generator`` and ``out_dir/scorer``."""
     steps: dict[str, int] = {}

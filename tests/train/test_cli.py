@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import torch
 from click.testing import CliRunner
 
 from pmg_engine.train.cli import train_group
@@ -72,3 +73,39 @@ def test_export_command_writes_the_pack(
     assert "MiB" in result.output
     assert (tmp_path / "generator" / "model_index.json").exists()
     assert (tmp_path / "scorer" / "model.safetensors").exists()
+
+
+def test_slim_parts_export_the_same_pack(
+    trained_generator: Path, trained_scorer: Path, tmp_path: Path
+) -> None:
+    """Parts cut to fp16 EMA weights (carried off a GPU machine) export like the full ones."""
+    from safetensors.torch import load_file
+
+    runner = CliRunner()
+    for part, folder in (("generator", trained_generator), ("scorer", trained_scorer)):
+        result = runner.invoke(
+            train_group, ["slim", "--part", str(folder), "--out", str(tmp_path / "slim" / part)]
+        )
+        assert result.exit_code == 0, result.output
+        assert not (tmp_path / "slim" / part / "pipeline").exists()
+    for source, name in ((trained_generator, "full"), (tmp_path / "slim", "slim")):
+        generator = source / "generator" if name == "slim" else trained_generator
+        scorer = source / "scorer" if name == "slim" else trained_scorer
+        result = runner.invoke(
+            train_group,
+            [
+                *("export", "--generator", str(generator), "--scorer", str(scorer)),
+                *("--out", str(tmp_path / name)),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    for weights in (
+        "generator/unet/diffusion_pytorch_model.safetensors",
+        "scorer/model.safetensors",
+    ):
+        full = load_file(str(tmp_path / "full" / weights))
+        slim = load_file(str(tmp_path / "slim" / weights))
+        assert full.keys() == slim.keys()
+        for key, tensor in full.items():
+            # Both are fp16 exports of the same EMA weights.
+            assert torch.equal(tensor, slim[key]), key
