@@ -65,7 +65,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 train() { "$PY" -m pmg_engine.train.cli "$@"; }
 train unpack --pack "$PACK" --out "$WORK" || exit 1
 export PMG_MINILM_DIR="$WORK/minilm"
-COMMON=(--corpus "$PACK/corpus" --cache "$ROOT/cache" --device "$DEVICE" --precision bf16
+COMMON=(--corpus "$WORK/corpus" --cache "$ROOT/cache" --device "$DEVICE" --precision bf16
   --preset "$PRESET")
 
 echo "$(date -Is) autoencoder and scorer ($(left) s left)"

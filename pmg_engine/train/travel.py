@@ -5,7 +5,7 @@ along (DESIGN.md §5, issue 6: training budget). Training reads two things that 
 that together: the corpus (only its 64 px renderings of the splits training touches are needed)
 and all-MiniLM-L6-v2 (87 MB in fp32, half of it the embeddings of 30,522 word pieces our captions
 mostly never use). ``pack`` writes both, cut down: the 64 px files as lossless WebP with their
-manifest lines (gzip), and MiniLM in fp16 with only the word-piece rows the captions need.
+manifest lines, in one archive, and MiniLM in fp16 with only the word-piece rows the captions need.
 ``unpack`` rebuilds an ordinary corpus folder and an fp32 model folder from it. The rows left
 out become NaN, so a text that needs one poisons its states and fails the text cache's check
 instead of training on zeros.
@@ -13,10 +13,10 @@ instead of training on zeros.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import shutil
+import zipfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 PACK_SPLITS = ("train", "style-heldout", "val")
 WEIGHTS_NAME = "model.safetensors"
 KEPT_IDS_KEY = "pmg.kept_ids"
+CORPUS_ARCHIVE = "corpus.zip"
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def pack(
     size: int = 64,
     minilm_source: Path | None = None,
 ) -> PackSummary:
-    """Write ``out_dir/corpus`` (``size`` px files of ``splits``) and ``out_dir/minilm``."""
+    """Write ``out_dir/corpus.zip`` (``size`` px files of ``splits``) and ``out_dir/minilm``."""
     manifest = corpus_dir / MANIFEST_NAME
     if not manifest.is_file():
         raise FileNotFoundError(f"no corpus manifest at {manifest}: run `pmg data build` first")
@@ -153,25 +154,27 @@ def pack(
         raise ValueError(f"{len(missing)} items have no {size} px rendering, e.g. {missing[0]}")
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    corpus_out = out_dir / "corpus"
+    staging = out_dir / "corpus"
     jobs = [
-        (corpus_dir / item.paths[size], corpus_out / _packed_name(item.paths[size]))
-        for item in items
+        (corpus_dir / item.paths[size], staging / _packed_name(item.paths[size])) for item in items
     ]
     with ProcessPoolExecutor() as pool:
         list(pool.map(_to_webp, jobs, chunksize=64))
-    # Manifest lines name only the renderings that travel; gzip: it is 5 MB of JSON.
+    # Manifest lines name only the renderings that travel.
     carried = [
         CorpusItem.from_json(
             {**item.to_json(), "paths": {str(size): _packed_name(item.paths[size])}}
         )
         for item in items
     ]
-    write_manifest(corpus_out / MANIFEST_NAME, carried)
-    manifest_out = corpus_out / MANIFEST_NAME
-    with manifest_out.open("rb") as source, gzip.open(f"{manifest_out}.gz", "wb") as target:
-        shutil.copyfileobj(source, target)
-    manifest_out.unlink()
+    write_manifest(staging / MANIFEST_NAME, carried)
+    # One archive: the transfer limit counts thousands of 2 KB files by their disk blocks. The
+    # images are stored as they are (WebP is compressed), the 5 MB of manifest JSON deflated.
+    with zipfile.ZipFile(out_dir / CORPUS_ARCHIVE, "w") as archive:
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            method = zipfile.ZIP_DEFLATED if path.name == MANIFEST_NAME else zipfile.ZIP_STORED
+            archive.write(path, path.relative_to(staging).as_posix(), compress_type=method)
+    shutil.rmtree(staging)
     texts = pack_texts(items)
     kept, vocab = pack_minilm(texts, out_dir / "minilm", minilm_source)
     total = sum(path.stat().st_size for path in out_dir.rglob("*") if path.is_file())
@@ -185,12 +188,13 @@ def pack(
 
 
 def unpack(pack_dir: Path, out_dir: Path) -> tuple[Path, Path]:
-    """Return the pack's corpus folder (manifest unzipped) and a rebuilt MiniLM folder."""
-    corpus = pack_dir / "corpus"
-    packed_manifest = corpus / f"{MANIFEST_NAME}.gz"
-    if not packed_manifest.is_file():
-        raise FileNotFoundError(f"{pack_dir} is not a training pack: no {packed_manifest.name}")
-    with gzip.open(packed_manifest, "rb") as source, (corpus / MANIFEST_NAME).open("wb") as target:
-        shutil.copyfileobj(source, target)
+    """Extract the pack's corpus and rebuild its MiniLM under ``out_dir``; return both folders."""
+    archive_path = pack_dir / CORPUS_ARCHIVE
+    if not archive_path.is_file():
+        raise FileNotFoundError(f"{pack_dir} is not a training pack: no {CORPUS_ARCHIVE}")
+    corpus = out_dir / "corpus"
+    shutil.rmtree(corpus, ignore_errors=True)
+    with zipfile.ZipFile(archive_path) as archive:
+        archive.extractall(corpus)
     minilm = unpack_minilm(pack_dir / "minilm", out_dir / "minilm")
     return corpus, minilm

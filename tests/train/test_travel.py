@@ -28,18 +28,18 @@ def test_pack_carries_the_64px_renderings_of_the_training_splits(
     packed: tuple[Path, Path], corpus_dir: Path
 ) -> None:
     """Every item of train / style-heldout / val travels with its 64 px file, nothing else."""
-    pack_dir, _ = packed
+    _, unpacked = packed
     original = load_manifest(corpus_dir / MANIFEST_NAME)
-    carried = load_manifest(pack_dir / "corpus" / MANIFEST_NAME)
+    carried = load_manifest(unpacked / "corpus" / MANIFEST_NAME)
     assert [item.id for item in carried] == [item.id for item in original]
     for before, after in zip(original, carried, strict=True):
         assert list(after.paths) == [64]
         # Lossless: training decodes the same pixels from the carried file.
         np.testing.assert_array_equal(
-            _read_rgba(pack_dir / "corpus" / after.paths[64], 64),
+            _read_rgba(unpacked / "corpus" / after.paths[64], 64),
             _read_rgba(corpus_dir / before.paths[64], 64),
         )
-    assert not list((pack_dir / "corpus").rglob("128px/*"))
+    assert not list((unpacked / "corpus").rglob("128px/*"))
 
 
 def test_packed_minilm_is_smaller_and_gives_the_same_states(
