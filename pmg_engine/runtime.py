@@ -40,8 +40,24 @@ def resolve_generator(name: str) -> str:
     return str(BUILTIN_GENERATOR) if name == BUILTIN else name
 
 
+def quiet_model_libraries() -> None:
+    """Keep transformers' and diffusers' load reports and progress bars off the user's screen.
+
+    Their warnings (unused pooler weights, optional torchvision, pipeline loading bars) say
+    nothing a user of the bot can act on; errors still reach the log.
+    """
+    import diffusers
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+
+
 def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedModels:
     """Load the chat model, keyword extractors, generator, scorer and implicit embedder."""
+    quiet_model_libraries()
     from pmg_engine.implicit import PooledEncoderEmbedder
     from pmg_engine.llm import LocalModelMissing, build_chat_model
 

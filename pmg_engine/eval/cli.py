@@ -189,7 +189,9 @@ def _load(
     from pmg_engine.generators import GeneratorSpec, load_generator, resolve_device
     from pmg_engine.models.scorer import load_scorer
     from pmg_engine.reference import ReferenceIndex
+    from pmg_engine.runtime import quiet_model_libraries
 
+    quiet_model_libraries()
     try:
         spec = GeneratorSpec(model=str(generator), device=cast("DeviceName", device))
         return _Loaded(

@@ -53,8 +53,8 @@ class EMA:
     def update(self, model: nn.Module, step: int) -> None:
         """Move the average towards ``model``; early steps follow it closely."""
         decay = min(self.decay, (1 + step) / (10 + step))
-        averaged = list(self.model.parameters())
-        live = [p.detach() for p in model.parameters()]
+        averaged: list[torch.Tensor] = [p.detach() for p in self.model.parameters()]
+        live: list[torch.Tensor] = [p.detach() for p in model.parameters()]
         if len(averaged) != len(live):
             raise ValueError("the EMA copy and the model have different parameters")
         # One fused update over all tensors: per-tensor calls cost a GPU launch each.

@@ -45,6 +45,8 @@ class AutoencoderTask:
         preset: str = "small",
         splits: tuple[str, ...] = ("train",),
         seed: int = 0,
+        init_from: Path | None = None,
+        decoder_only: bool = False,
     ) -> None:
         # 1. Pixels of the training split, and a fixed held-out set to preview and measure.
         items = load_items(corpus_dir, splits)
@@ -57,8 +59,22 @@ class AutoencoderTask:
         self.preset = preset
         self.out_dir = out_dir
         # diffusers' models are untyped for mypy; ``model`` is the same object, as a Module.
-        with seeded(seed):
-            self.vae: Any = build_autoencoder(preset)
+        self.vae: Any
+        if init_from is not None:
+            from diffusers import AutoencoderKL
+
+            self.vae = AutoencoderKL.from_pretrained(str(init_from))  # type: ignore[no-untyped-call]
+        else:
+            with seeded(seed):
+                self.vae = build_autoencoder(preset)
+        self.decoder_only = decoder_only
+        if decoder_only:
+            if init_from is None:
+                raise ValueError("decoder_only needs init_from: a trained autoencoder to keep")
+            # The encoder side stays as it is, so latents a UNet was trained on keep their
+            # meaning: only how they are drawn improves (the fine-tuned-decoder recipe).
+            self.vae.encoder.requires_grad_(False)
+            self.vae.quant_conv.requires_grad_(False)
         self.model: nn.Module = self.vae
         self.weights = torch.tensor(CHANNEL_WEIGHTS).view(1, 4, 1, 1)
         logger.info(
@@ -70,7 +86,11 @@ class AutoencoderTask:
 
     def describe(self) -> dict[str, Any]:
         """Return the preset and data size, stored in checkpoints."""
-        return {"preset": self.preset, "images": len(self.images)}
+        return {
+            "preset": self.preset,
+            "images": len(self.images),
+            "decoder_only": self.decoder_only,
+        }
 
     def loss(
         self, batch_size: int, generator: torch.Generator, device: torch.device
@@ -82,7 +102,8 @@ class AutoencoderTask:
         # Left-right flips double the shapes the autoencoder sees; it never reads captions.
         batch[flip] = batch[flip].flip(-1)
         target = to_model_range(batch).to(device)
-        posterior = self.vae.encode(target).latent_dist
+        with torch.set_grad_enabled(not self.decoder_only):
+            posterior = self.vae.encode(target).latent_dist
         latents = posterior.mean + posterior.std * torch.randn(
             posterior.mean.shape, generator=generator
         ).to(device)

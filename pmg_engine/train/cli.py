@@ -167,7 +167,19 @@ def train_group() -> None:
 
 @train_group.command("autoencoder")
 @_common
-def autoencoder_command(**kw: Any) -> None:
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Start from this trained autoencoder folder (diffusers layout).",
+)
+@click.option(
+    "--decoder-only",
+    is_flag=True,
+    help="Train the decoder alone (needs --init-from): latents keep their meaning, so a "
+    "UNet trained on them stays valid.",
+)
+def autoencoder_command(init_from: Path | None, decoder_only: bool, **kw: Any) -> None:
     """Train the RGBA autoencoder; writes <out>/vae when it stops."""
     from pmg_engine.train.autoencoder import AutoencoderTask
     from pmg_engine.train.loop import train
@@ -179,6 +191,8 @@ def autoencoder_command(**kw: Any) -> None:
         cache_dir=kw["cache"],
         preset=kw["preset"],
         seed=kw["seed"],
+        init_from=init_from,
+        decoder_only=decoder_only,
     )
     _report("autoencoder", train(task, options))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from pmg_engine.train.autoencoder import AutoencoderTask
@@ -50,3 +51,32 @@ def test_transparent_pixels_are_black(corpus_dir: Path, cache_dir: Path) -> None
     clear = images[:, 3] == 0
     assert clear.any()
     assert int(images[:, :3].permute(1, 0, 2, 3)[:, clear].max()) == 0
+
+
+def test_decoder_only_keeps_the_encoder_side(
+    tmp_path: Path, corpus_dir: Path, cache_dir: Path, trained_autoencoder: Path
+) -> None:
+    """Fine-tuning the decoder leaves encoder and quant_conv bit-identical, so latents keep."""
+    from diffusers import AutoencoderKL
+
+    before = AutoencoderKL.from_pretrained(str(trained_autoencoder / "vae"))
+    task = AutoencoderTask(
+        corpus_dir=corpus_dir,
+        out_dir=tmp_path,
+        cache_dir=cache_dir,
+        init_from=trained_autoencoder / "vae",
+        decoder_only=True,
+    )
+    train(task, TrainOptions(out_dir=tmp_path, max_steps=3, batch_size=4, lr=1e-2))
+    after = AutoencoderKL.from_pretrained(str(tmp_path / "vae"))
+    old, new = before.state_dict(), after.state_dict()
+    encoder_side = [k for k in old if k.startswith(("encoder.", "quant_conv."))]
+    decoder_side = [k for k in old if k.startswith(("decoder.", "post_quant_conv."))]
+    assert encoder_side
+    assert decoder_side
+    assert all(torch.equal(old[k], new[k]) for k in encoder_side)
+    assert any(not torch.equal(old[k], new[k]) for k in decoder_side)
+    with pytest.raises(ValueError, match="decoder_only needs init_from"):
+        AutoencoderTask(
+            corpus_dir=corpus_dir, out_dir=tmp_path, cache_dir=cache_dir, decoder_only=True
+        )
