@@ -4,8 +4,10 @@
 #
 # Prepare here, on the machine that has the corpus and the registries:
 #   pmg data build && pmg train pack --out .pack          # 64 px corpus + cut-down MiniLM
-#   pip download --no-deps ... -d .whl diffusers importlib_metadata lazy-importer
-#   (both folders are git-ignored through .git/info/exclude and carried)
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp -d .whl diffusers==0.42.1 importlib_metadata==10.2.0 lazy-importer==0.1.0
+#   (the GPU image has torch, transformers and the rest; both folders are ignored through
+#   .git/info/exclude and carried: 62 MiB with the repository, under the 64 MiB limit)
 # Run there (repository root, $OUT set by the device tool):
 #   scripts/train_gpu.sh
 # Back here: cat the parts, untar, `pmg train export --generator .../generator --scorer ...`.
