@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
-from pmg_engine.corpus.manifest import MANIFEST_NAME, CorpusItem, load_manifest, write_manifest
+from pmg_engine.corpus.manifest import MANIFEST_NAME, CorpusItem, write_manifest
 from pmg_engine.models.minilm import minilm_dir
-from pmg_engine.train.prompts import EMPTY, item_texts, sample_prompts
+from pmg_engine.train.data import load_items
+from pmg_engine.train.prompts import all_texts, sample_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,8 @@ class PackSummary:
 
 def pack_texts(items: Sequence[CorpusItem]) -> list[str]:
     """Return every text training may encode for ``items`` (captions, styles, sample prompts)."""
-    texts = {EMPTY}
-    for item in items:
-        texts.update(item_texts(item).values())
     held_out = [item for item in items if item.split in ("style-heldout", "val")]
-    texts.update(sample_prompts(held_out))
-    return sorted(texts)
+    return sorted({*all_texts(items), *sample_prompts(held_out)})
 
 
 def _word_embedding_key(names: Iterable[str]) -> str:
@@ -143,12 +140,7 @@ def pack(
     minilm_source: Path | None = None,
 ) -> PackSummary:
     """Write ``out_dir/corpus.zip`` (``size`` px files of ``splits``) and ``out_dir/minilm``."""
-    manifest = corpus_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        raise FileNotFoundError(f"no corpus manifest at {manifest}: run `pmg data build` first")
-    items = [item for item in load_manifest(manifest) if item.split in splits]
-    if not items:
-        raise ValueError(f"the corpus at {corpus_dir} has no items in splits {list(splits)}")
+    items = load_items(corpus_dir, splits)
     missing = [item.id for item in items if size not in item.paths]
     if missing:
         raise ValueError(f"{len(missing)} items have no {size} px rendering, e.g. {missing[0]}")
