@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+
 
 @click.group("data")
 def data_group() -> None:
@@ -19,7 +21,7 @@ def data_group() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/corpus"),
+    default=DEFAULT_CORPUS_DIR,
     show_default=True,
     help="Folder for the renders, manifest.jsonl and summary.json.",
 )

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = "manifest.jsonl"
+# Where `pmg data build` writes the corpus and every command that reads it looks by default.
+DEFAULT_CORPUS_DIR = Path("data/corpus")
 FILE_MODE = 0o644
 
 

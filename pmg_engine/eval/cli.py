@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+
 if TYPE_CHECKING:
     from pmg_engine.corpus.manifest import CorpusItem
     from pmg_engine.generators import DiffusersGenerator
@@ -51,7 +53,7 @@ def eval_group() -> None:
     "--corpus",
     "corpus_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/corpus"),
+    default=DEFAULT_CORPUS_DIR,
     show_default=True,
     help="Corpus folder of `pmg data build` (its held-out renderings are evaluated).",
 )

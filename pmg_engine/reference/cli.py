@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
 from pmg_engine.reference._format import DEFAULT_MAX_BYTES, DEFAULT_STYLES, LICENCES
 
 
@@ -14,7 +15,7 @@ from pmg_engine.reference._format import DEFAULT_MAX_BYTES, DEFAULT_STYLES, LICE
     "--corpus",
     "corpus_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/corpus"),
+    default=DEFAULT_CORPUS_DIR,
     show_default=True,
     help="Folder of the corpus built by `pmg data build` (its manifest.jsonl).",
 )

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+
 if TYPE_CHECKING:
     # The loop imports torch; ``pmg --help`` must not pay for that (DESIGN.md §6: 6-11 s).
     from pmg_engine.train.loop import TrainOptions, TrainResult
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CORPUS = Path("data/corpus")
 DEFAULT_ROOT = Path("data/train")
 # Per part: batch size, learning rate, warm-up, EMA decay, weight decay, checkpoint interval.
 PART_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -57,7 +58,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--corpus",
             type=click.Path(path_type=Path),
-            default=DEFAULT_CORPUS,
+            default=DEFAULT_CORPUS_DIR,
             show_default=True,
             help="Corpus folder with manifest.jsonl.",
         ),
@@ -286,7 +287,7 @@ def export_command(generator_dir: Path, scorer_dir: Path, out: Path) -> None:
 @click.option(
     "--corpus",
     type=click.Path(path_type=Path),
-    default=DEFAULT_CORPUS,
+    default=DEFAULT_CORPUS_DIR,
     show_default=True,
     help="Corpus folder with manifest.jsonl.",
 )
