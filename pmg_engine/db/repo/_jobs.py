@@ -12,7 +12,7 @@ from pmg_engine.db.models import (
     Generation,
 )
 from pmg_engine.db.repo._checks import check_choice
-from pmg_engine.db.types import utcnow
+from pmg_engine.db.repo._rows import replace_or_add
 from pmg_engine.errors import InvalidInputError, NotFoundError
 
 
@@ -76,15 +76,6 @@ async def record_feedback(
 ) -> Feedback:
     """Store a 👍 / 👎; voting again replaces the earlier vote."""
     await get_generation(session=session, generation_id=generation_id)
-    stmt = select(Feedback).where(
-        Feedback.user_id == user_id, Feedback.generation_id == generation_id
+    return await replace_or_add(
+        session, Feedback, {"user_id": user_id, "generation_id": generation_id}, {"liked": liked}
     )
-    feedback = await session.scalar(stmt)
-    if feedback is None:
-        feedback = Feedback(user_id=user_id, generation_id=generation_id, liked=liked)
-        session.add(feedback)
-    else:
-        feedback.liked = liked
-        feedback.created_at = utcnow()
-    await session.flush()
-    return feedback

@@ -15,6 +15,7 @@ from pmg_engine.db.models import (
     UserSettings,
 )
 from pmg_engine.db.repo._checks import check_choice, check_user_id
+from pmg_engine.db.repo._rows import replace_or_add
 from pmg_engine.db.types import utcnow
 from pmg_engine.errors import InvalidInputError, NotFoundError
 
@@ -117,18 +118,9 @@ async def set_keyword_rule(
     check_choice("rule", rule, KEYWORD_RULES)
     await require_user(session=session, user_id=user_id)
     canonical = normalise_keyword(keyword)
-    stmt = select(KeywordRule).where(
-        KeywordRule.user_id == user_id, KeywordRule.keyword == canonical
+    return await replace_or_add(
+        session, KeywordRule, {"user_id": user_id, "keyword": canonical}, {"rule": rule}
     )
-    existing = await session.scalar(stmt)
-    if existing is None:
-        existing = KeywordRule(user_id=user_id, keyword=canonical, rule=rule)
-        session.add(existing)
-    else:
-        existing.rule = rule
-        existing.created_at = utcnow()
-    await session.flush()
-    return existing
 
 
 async def clear_keyword_rules(*, session: AsyncSession, user_id: int) -> int:
