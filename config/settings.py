@@ -132,6 +132,12 @@ class GeneratorSettings(_Section):
     reference_guided: bool = False
     reference_strength: float = Field(default=0.6, gt=0.0, le=1.0)
     reference_index: str = "builtin"
+    # Implicit preference tokens (DESIGN.md §1 step 3): the trained soft-prompt module
+    # ("builtin", or a folder written by `pmg train implicit`), or "pooled" encoder states.
+    implicit: str = "builtin"
+    # How the personalization weight reaches the condition: "scale" the taste parts by it, or
+    # "repeat" them (PAPER.md §6 item 6).
+    weight_mode: Literal["scale", "repeat"] = "scale"
 
 
 class DiscordSettings(_Section):

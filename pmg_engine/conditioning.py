@@ -19,21 +19,38 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import torch
 
 from pmg_engine.generators.text_encoders import EncodedText, TextEncoder
 
+WeightMode = Literal["scale", "repeat"]
+WEIGHT_MODES: tuple[WeightMode, ...] = ("scale", "repeat")
+# In "repeat" mode a grid value g at weight alpha writes the taste parts round(2·alpha·g) times
+# (at least once): alpha 1 with the default grid (0.5, 1, 1.5) repeats them 1, 2 and 3 times,
+# the range the paper's released demo uses for its keyword repetition (PAPER.md §1.2 step 4).
+REPEAT_SCALE = 2.0
+
 
 @dataclass(frozen=True)
 class ConditionWeights:
-    """Scale of each conditioning part; 0 drops the part (see the module docstring)."""
+    """Scale of each conditioning part; 0 drops the part (see the module docstring).
+
+    ``repeats`` writes the implicit and preference parts that many times (the paper's keyword
+    repetition, applied to both taste parts); their scales still apply to every copy.
+    """
 
     target: float = 1.0
     implicit: float = 1.0
     preference: float = 1.0
+    repeats: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int):
+            raise ValueError(f"repeats must be an int, got {self.repeats!r}")
+        if not 1 <= self.repeats <= 8:
+            raise ValueError(f"repeats must be between 1 and 8, got {self.repeats}")
         for name in ("target", "implicit", "preference"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -121,6 +138,33 @@ class Conditioning:
         )
 
 
+def personalization_grid(
+    *, personalization_weight: float, grid: Sequence[float], mode: WeightMode = "scale"
+) -> list[ConditionWeights]:
+    """Return one weights row per grid value for a user's weight alpha (PAPER.md §4).
+
+    ``scale`` multiplies the taste parts by ``alpha·g`` (the [C-BN] embedding scaling);
+    ``repeat`` writes them ``round(2·alpha·g)`` times at scale 1 (the [C-MS] repetition), so
+    the embeddings keep the norms the generator saw in training. Alpha 0 is one plain row.
+    """
+    alpha = float(personalization_weight)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(
+            f"personalization_weight must be in [0, 1], got {personalization_weight!r}"
+        )
+    if mode not in WEIGHT_MODES:
+        raise ValueError(f"mode must be one of {WEIGHT_MODES}, got {mode!r}")
+    if not grid or any(not g > 0 for g in grid):
+        raise ValueError(f"grid must hold positive values, got {list(grid)}")
+    if alpha == 0:
+        return [ConditionWeights(target=1.0, implicit=0.0, preference=0.0)]
+    if mode == "scale":
+        return [
+            ConditionWeights(target=1.0, implicit=alpha * g, preference=alpha * g) for g in grid
+        ]
+    return [ConditionWeights(repeats=max(1, min(8, round(REPEAT_SCALE * alpha * g)))) for g in grid]
+
+
 def build_conditioning(
     *,
     encoder: TextEncoder,
@@ -189,6 +233,12 @@ def build_conditioning_grid(
         for weights in weights_grid
     ]
     lengths = {row.shape[1] for row in rows}
+    if len(lengths) > 1 and len({w.repeats for w in weights_grid}) > 1:
+        # Rows that differ only in how often the taste is written: pad the shorter ones with
+        # zeros, as the engine pads every batch and as the own generator was trained.
+        longest = max(lengths)
+        rows = [_pad_to(row, longest) for row in rows]
+        lengths = {longest}
     if len(lengths) > 1:
         raise ValueError(
             f"weights in one grid give different sequence lengths {sorted(lengths)}: a zero "
@@ -293,9 +343,9 @@ def _assemble(
 ) -> torch.Tensor:
     parts = [target.tokens * weights.target]
     if soft is not None and (weights.implicit > 0 or keep_zero_parts):
-        parts.append(soft * weights.implicit)
+        parts.extend([soft * weights.implicit] * weights.repeats)
     if preference is not None and (weights.preference > 0 or keep_zero_parts):
-        parts.append(preference.tokens * weights.preference)
+        parts.extend([preference.tokens * weights.preference] * weights.repeats)
     return torch.cat(parts, dim=1)
 
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from config import Settings
+    from pmg_engine.generators.text_encoders import TextEncoder
+    from pmg_engine.implicit import ImplicitEmbedder
     from pmg_engine.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 BUILTIN_GENERATOR = ASSETS / "generator"
 BUILTIN_SCORER = ASSETS / "scorer"
 BUILTIN_REFERENCE = ASSETS / "reference-index"
+BUILTIN_IMPLICIT = ASSETS / "implicit"
 BUILTIN = "builtin"
 
 
@@ -58,7 +61,6 @@ def quiet_model_libraries() -> None:
 def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedModels:
     """Load the chat model, keyword extractors, generator, scorer and implicit embedder."""
     quiet_model_libraries()
-    from pmg_engine.implicit import PooledEncoderEmbedder
     from pmg_engine.llm import LocalModelMissing, build_chat_model
 
     notes: list[str] = []
@@ -87,7 +89,7 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
             allow_download=cfg.allow_hub_download,
         )
         models.generator = load_generator(spec)
-        models.embedder = PooledEncoderEmbedder(models.generator.text_encoder)
+        models.embedder = _load_embedder(settings, models.generator.text_encoder, notes)
     except PMGError as exc:
         notes.append(str(exc))
     if cfg.reference_guided:
@@ -103,6 +105,33 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
     except (PMGError, FileNotFoundError) as exc:
         notes.append(f"{exc}; the first candidate is used without scoring")
     return LoadedModels(models=models, llm=llm, notes=notes)
+
+
+def _load_embedder(settings: Settings, encoder: TextEncoder, notes: list[str]) -> ImplicitEmbedder:
+    """Return the trained soft-prompt embedder, or the pooled one with a note saying why."""
+    from pmg_engine.implicit import PooledEncoderEmbedder, SoftPromptEmbedder
+    from pmg_engine.llm.local import SMOLLM2_FOLDER
+
+    pooled = PooledEncoderEmbedder(encoder)
+    choice = settings.generator.implicit
+    if choice == "pooled":
+        return pooled
+    folder = BUILTIN_IMPLICIT if choice == BUILTIN else Path(choice)
+    try:
+        embedder = SoftPromptEmbedder.load(
+            folder, llm_dir=settings.storage.models_dir / SMOLLM2_FOLDER
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        notes.append(f"implicit preferences use pooled encoder states: {exc}")
+        return pooled
+    if embedder.text_space != encoder.model_id:
+        notes.append(
+            f"implicit preferences use pooled encoder states: the soft-prompt module at "
+            f"{folder} was trained for {embedder.text_space!r}, the generator encodes text "
+            f"as {encoder.model_id!r} (retrain it with `pmg train implicit`)"
+        )
+        return pooled
+    return embedder
 
 
 def _load_scorer(settings: Settings) -> Scorer:
@@ -125,4 +154,5 @@ def service_config(settings: Settings) -> ServiceConfig:
         max_prompt_chars=settings.discord.max_prompt_chars,
         learning_opt_in_default=settings.discord.learning_opt_in_default,
         reference_strength=settings.generator.reference_strength,
+        weight_mode=settings.generator.weight_mode,
     )

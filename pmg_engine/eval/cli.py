@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+from pmg_engine.eval.personalization_cli import personalization_command
 
 if TYPE_CHECKING:
     from pmg_engine.corpus.manifest import CorpusItem
@@ -25,6 +26,9 @@ _BUILTIN = "builtin"
 @click.group("eval")
 def eval_group() -> None:
     """Measure the models."""
+
+
+eval_group.add_command(personalization_command)
 
 
 @eval_group.command("models")

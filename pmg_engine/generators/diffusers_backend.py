@@ -122,6 +122,11 @@ class DiffusersGenerator:
         return self._model_id
 
     @property
+    def pipeline(self) -> Any:
+        """The loaded diffusers pipeline, for reading its frozen parts (never mutate it)."""
+        return self._pipe
+
+    @property
     def family(self) -> Family:
         """Which layout was loaded: ``sd``, ``sdxl`` or ``own``."""
         return self._family

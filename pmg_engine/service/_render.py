@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmg_engine.conditioning import ConditionWeights, build_conditioning_grid
+from pmg_engine.conditioning import (
+    ConditionWeights,
+    build_conditioning_grid,
+    personalization_grid,
+)
 from pmg_engine.errors import PMGError
 from pmg_engine.keywords.chains import is_blocked
 from pmg_engine.keywords.text import clean_keyword, dedupe
@@ -148,10 +152,10 @@ class Renderer:
             implicit = None
         grid = self.config.preference_grid
         personalized = alpha > 0 and (bool(preference) or implicit is not None)
-        weights = (
-            [ConditionWeights(target=1.0, implicit=alpha * g, preference=alpha * g) for g in grid]
-            if personalized
-            else [ConditionWeights(target=1.0, implicit=0.0, preference=0.0)]
+        weights = personalization_grid(
+            personalization_weight=alpha if personalized else 0.0,
+            grid=grid,
+            mode=self.config.weight_mode,
         )
         preference_text = ", ".join(preference) if personalized else ""
         conditioning = build_conditioning_grid(
@@ -244,6 +248,7 @@ def _weights_json(weights: ConditionWeights) -> dict[str, float]:
         "target": weights.target,
         "implicit": weights.implicit,
         "preference": weights.preference,
+        "repeats": weights.repeats,
     }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from pmg_engine.conditioning import WeightMode
     from pmg_engine.generators import ImageGenerator
     from pmg_engine.implicit import ImplicitEmbedder
     from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
@@ -54,6 +55,8 @@ class ServiceConfig:
     learning_opt_in_default: bool = True
     # Reference-guided mode: img2img from the reference index's nearest item (issue 6).
     reference_strength: float = 0.6
+    # How the user's weight reaches the condition: scale the taste parts, or repeat them.
+    weight_mode: WeightMode = "scale"
 
     def __post_init__(self) -> None:
         if not self.preference_grid or any(g <= 0 for g in self.preference_grid):

@@ -50,6 +50,16 @@ PART_DEFAULTS: dict[str, dict[str, Any]] = {
         "weight_decay": 0.05,
         "checkpoint_every": 500,
     },
+    # The soft-prompt module: a few hundred thousand parameters on a frozen LLM and generator
+    # (PAPER.md §3.2 trains with lr 5e-6 on a 7B model; this small module needs far more).
+    "implicit": {
+        "batch_size": 16,
+        "lr": 1e-3,
+        "warmup_steps": 100,
+        "ema_decay": 0.995,
+        "weight_decay": 0.01,
+        "checkpoint_every": 200,
+    },
 }
 
 
@@ -150,6 +160,7 @@ def _options(part: str, kw: dict[str, Any]) -> TrainOptions:
         weight_decay=defaults["weight_decay"],
         resume=kw["resume"],
         seed=kw["seed"],
+        progress=kw.get("progress", False),
     )
 
 
@@ -240,6 +251,120 @@ def scorer_command(**kw: Any) -> None:
         seed=kw["seed"],
     )
     _report("scorer", train(task, options))
+
+
+@train_group.command("implicit")
+@_common
+@click.option(
+    "--generator",
+    default="builtin",
+    show_default=True,
+    help="The frozen generator: builtin, or any diffusers Stable Diffusion folder.",
+)
+@click.option(
+    "--llm",
+    "llm_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A local transformers causal LM folder [default: the prepared SmolLM2].",
+)
+@click.option(
+    "--users",
+    "user_count",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Synthetic user ids to draw (80 % train, 10 % val, 10 % test).",
+)
+@click.option(
+    "--from-database",
+    is_flag=True,
+    help="Train on this deployment's own users: each 👍 on a finished sticker is a target, "
+    "the behaviour before it the history.",
+)
+@click.option("--prefix-tokens", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--tokens", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--max-history-tokens", type=click.IntRange(min=16), default=160, show_default=True)
+@click.option(
+    "--negative-weight",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Weight of the paper's negative-item term (0: off).",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_context
+def implicit_command(
+    ctx: click.Context,
+    /,
+    generator: str,
+    llm_dir: Path | None,
+    user_count: int,
+    from_database: bool,
+    prefix_tokens: int,
+    tokens: int,
+    max_history_tokens: int,
+    negative_weight: float,
+    **kw: Any,
+) -> None:
+    """Train the soft-prompt module on the frozen generator; writes <out>/module when it stops."""
+    from pmg_engine.train.implicit_run import build_implicit_task
+    from pmg_engine.train.loop import train
+
+    options = _options("implicit", kw)
+    task = build_implicit_task(
+        ctx,
+        generator=generator,
+        llm_dir=llm_dir,
+        corpus_dir=kw["corpus"],
+        out_dir=options.out_dir,
+        device=options.device,
+        user_count=user_count,
+        from_database=from_database,
+        prefix_tokens=prefix_tokens,
+        tokens=tokens,
+        max_history_tokens=max_history_tokens,
+        negative_weight=negative_weight,
+        seed=kw["seed"],
+    )
+    _report("implicit", train(task, options))
+
+
+@train_group.command("implicit-probe")
+@click.option(
+    "--module",
+    "module_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=DEFAULT_ROOT / "implicit" / "module",
+    show_default=True,
+)
+@click.option("--llm", "llm_dir", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--corpus", type=click.Path(path_type=Path), default=DEFAULT_CORPUS_DIR, show_default=True
+)
+@click.option("--users", "user_count", type=click.IntRange(min=10), default=400, show_default=True)
+@click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+@click.pass_context
+def implicit_probe_command(
+    ctx: click.Context,
+    /,
+    module_dir: Path,
+    llm_dir: Path | None,
+    corpus: Path,
+    user_count: int,
+    threads: int,
+) -> None:
+    """Fit (again) the style probe of a trained module on synthetic users' tokens."""
+    import torch
+
+    from pmg_engine.train.implicit_run import refit_probe
+
+    if threads:
+        torch.set_num_threads(threads)
+    figures = refit_probe(
+        ctx, module_dir=module_dir, llm_dir=llm_dir, corpus_dir=corpus, user_count=user_count
+    )
+    click.echo(" ".join(f"{k} {v:.3f}" for k, v in figures.items()))
 
 
 @train_group.command("export")

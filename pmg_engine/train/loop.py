@@ -53,6 +53,7 @@ class TrainOptions:
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     seed: int = 0
+    progress: bool = False
 
     def __post_init__(self) -> None:
         if self.minutes is None and self.max_steps is None:
@@ -165,7 +166,8 @@ def train(task: Task, options: TrainOptions) -> TrainResult:
     last_loss: float | None = None
     stopped_by = "max_steps"
     model.train()
-    with stop_on_sigterm() as stop:
+    bar = _progress_bar(options, step)
+    with stop_on_sigterm() as stop, bar:
         while options.max_steps is None or step < options.max_steps:
             elapsed = time.monotonic() - started
             if options.minutes is not None and elapsed >= options.minutes * 60:
@@ -191,6 +193,7 @@ def train(task: Task, options: TrainOptions) -> TrainResult:
             step += 1
             ema.update(model, step)
             window.append(float(loss.detach()))
+            bar.update(1)
             if step % options.log_every == 0 or step == options.max_steps:
                 last_loss = sum(window) / len(window)
                 rate = (step - first_step) / max(time.monotonic() - started, 1e-9)
@@ -212,6 +215,7 @@ def train(task: Task, options: TrainOptions) -> TrainResult:
                     lr,
                     rate,
                 )
+                bar.set_postfix(loss=f"{last_loss:.4f}", refresh=False)
                 window.clear()
             due = time.monotonic() - last_checkpoint >= options.checkpoint_minutes * 60
             if step % options.checkpoint_every == 0 or due:
@@ -231,4 +235,17 @@ def train(task: Task, options: TrainOptions) -> TrainResult:
         last_loss=last_loss,
         stopped_by=stopped_by,
         checkpoint=checkpoint_path,
+    )
+
+
+def _progress_bar(options: TrainOptions, step: int) -> Any:
+    """Return a tqdm bar over the steps (disabled unless asked: logs serve background runs)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=options.max_steps,
+        initial=step,
+        unit="step",
+        disable=not options.progress,
+        dynamic_ncols=True,
     )

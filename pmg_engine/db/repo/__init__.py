@@ -28,6 +28,7 @@ from pmg_engine.db.repo._profiles import (
     profile_history,
     save_profile,
 )
+from pmg_engine.db.repo._training import LikedExample, liked_examples
 from pmg_engine.db.repo._users import (
     MAX_KEYWORD_CHARS,
     clear_keyword_rules,
@@ -46,6 +47,7 @@ from pmg_engine.db.repo._users import (
 __all__ = [
     "MAX_KEYWORD_CHARS",
     "SNOWFLAKE_MAX",
+    "LikedExample",
     "add_behaviour",
     "add_message",
     "behaviours_after",
@@ -60,6 +62,7 @@ __all__ = [
     "get_user",
     "latest_behaviour_id",
     "latest_profile",
+    "liked_examples",
     "list_keyword_rules",
     "list_users",
     "normalise_keyword",

@@ -1,11 +1,8 @@
-"""Implicit preference embeddings: N soft tokens in the generator's text space.
+"""The embedder interface and the pooled-encoder embedder (no training; fallback and baseline).
 
-The paper derives them from a frozen LLM with a P-Tuning-v2 prefix and learned multimodal
-tokens (PAPER.md section 3); that trained module plugs in behind the same ``ImplicitEmbedder``
-interface. Shipped now: a pooled-encoder embedder that needs no training. Each history line is
-encoded with the generator's own text encoder, lines are weighted by recency, and the weighted
-vectors of N consecutive stretches of the history become N tokens, so older and newer tastes
-keep separate tokens instead of blurring into one.
+Each history line is encoded with the generator's own text encoder, lines are weighted by
+recency, and the weighted vectors of N consecutive stretches of the history become N tokens, so
+older and newer tastes keep separate tokens instead of blurring into one.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ if TYPE_CHECKING:
     import torch
 
     from pmg_engine.generators.text_encoders import TextEncoder
+    from pmg_engine.implicit._probe import StyleGuess
 
 
 class ImplicitEmbedder(Protocol):
@@ -29,6 +27,10 @@ class ImplicitEmbedder(Protocol):
     def num_tokens(self) -> int: ...
 
     def embed(self, lines: Sequence[str]) -> torch.Tensor: ...
+
+    def style_guess(self, tokens: torch.Tensor) -> StyleGuess | None:
+        """Return the look ``tokens`` say the user prefers, or ``None`` when it cannot tell."""
+        ...
 
 
 class PooledEncoderEmbedder:
@@ -58,6 +60,10 @@ class PooledEncoderEmbedder:
     @property
     def model_id(self) -> str:
         return f"pooled:{self.encoder.model_id}:n{self._num_tokens}"
+
+    def style_guess(self, tokens: torch.Tensor) -> StyleGuess | None:
+        """Untrained tokens name no style."""
+        return None
 
     def embed(self, lines: Sequence[str]) -> torch.Tensor:
         """Return ``[num_tokens, hidden_size]`` float32 tokens for ``lines`` (oldest first)."""
