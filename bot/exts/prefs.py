@@ -94,7 +94,12 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
         await self.deps.service.update_profile(user_id=user_id)
         async with self.sessions() as session:
             report = await admin.user_report(session=session, user_id=user_id)
-        await interaction.followup.send(embed=report_embed(report), ephemeral=True)
+        style = await self.deps.service.preferred_style(user_id=user_id)
+        embed = report_embed(report)
+        embed.add_field(
+            name="Your look", value=style.description if style else "not known yet", inline=False
+        )
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="weight", description="How much your taste counts (0 to 1).")
     @app_commands.describe(value="0 ignores your taste, 1 is all about it")

@@ -252,3 +252,5 @@ async def _preferences(session: Session, command: str, argument: str) -> None:
         bans = [r.keyword for r in rules if r.rule == "ban"]
         click.echo(f"     pinned: {', '.join(pins) or '-'}; banned: {', '.join(bans) or '-'}")
         click.echo(f"     weight {settings.personalization_weight:.2f}, profile v{update.version}")
+        style = await service.preferred_style(user_id=user_id)
+        click.echo(f"     your look: {style.description if style else 'not known yet'}")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import torch
 
     from pmg_engine.db.models import PreferenceProfile
+    from pmg_engine.implicit import StyleGuess
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ class ProfileUpdater:
             implicit = torch.from_numpy(array.copy())
         return StoredProfile(list(profile.keywords), implicit, profile.embedding_model)
 
+    async def style(self, *, user_id: int) -> StyleGuess | None:
+        """Return the look the user's stored implicit tokens point to, when that can be told."""
+        embedder = self.models.embedder
+        profile = await self.latest(user_id=user_id)
+        if embedder is None or profile is None or profile.implicit is None:
+            return None
+        if profile.implicit_model != embedder.model_id:
+            return None
+        return embedder.style_guess(profile.implicit)
+
     async def update(self, *, user_id: int) -> ProfileUpdate:
         """Append a profile version from the new behaviours; without any, change nothing."""
         # 1. What is new since the last version (bounded by the history window).
@@ -78,11 +89,23 @@ class ProfileUpdater:
                 new_behaviours=0,
             )
         lines = [b.text for b in new]
-        # 2. Explicit keywords (the chain) and the implicit embedding, off the event loop.
+        # 2. Explicit keywords (the chain) and the implicit embedding, off the event loop. The
+        #    trained soft-prompt module reads the newest window of the whole history, as it was
+        #    trained; the pooled embedder blends the new lines into the stored tokens.
         result = await asyncio.to_thread(
             self.models.preference.extract, lines=lines, previous_keywords=previous
         )
-        embedding = await asyncio.to_thread(self._embed, lines, profile)
+        if getattr(self.models.embedder, "reads_full_history", False):
+            async with self.sessions() as session:
+                window = await repo.behaviours_after(
+                    session=session,
+                    user_id=user_id,
+                    after_id=None,
+                    limit=self.config.history_window,
+                )
+            embedding = await asyncio.to_thread(self._embed, [b.text for b in window], None)
+        else:
+            embedding = await asyncio.to_thread(self._embed, lines, profile)
         # 3. A new version; a concurrent update of the same user wins and this one is dropped.
         embedder = self.models.embedder
         try:

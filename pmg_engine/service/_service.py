@@ -32,6 +32,7 @@ from pmg_engine.service._types import (
 
 if TYPE_CHECKING:
     from pmg_engine.chat import ChatReplier
+    from pmg_engine.implicit import StyleGuess
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
@@ -143,6 +144,10 @@ class PMGService:
             banned=[r.keyword for r in rules if r.rule == "ban"],
             target_keywords=[],
         )
+
+    async def preferred_style(self, *, user_id: int) -> StyleGuess | None:
+        """Return the look the engine believes the user prefers, with its confidence."""
+        return await self.profiles.style(user_id=user_id)
 
     async def converse(
         self,

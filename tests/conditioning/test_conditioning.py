@@ -13,6 +13,7 @@ from pmg_engine.conditioning import (
     ConditionWeights,
     build_conditioning,
     build_conditioning_grid,
+    personalization_grid,
     stack_conditionings,
 )
 from pmg_engine.generators.text_encoders import BertTextEncoder, CLIPTextEncoder, SDXLTextEncoder
@@ -299,3 +300,59 @@ def test_conditioning_rejects_mismatched_negative() -> None:
         Conditioning(
             prompt_embeds=torch.zeros(1, 5, 8), negative_prompt_embeds=torch.zeros(1, 4, 8)
         )
+
+
+def test_scale_mode_multiplies_the_taste_parts_by_alpha() -> None:
+    """Scale mode: one row per grid value, taste parts at alpha·g, target at 1."""
+    rows = personalization_grid(personalization_weight=0.5, grid=(0.5, 1.0, 1.5))
+    assert [(r.target, r.implicit, r.preference, r.repeats) for r in rows] == [
+        (1.0, 0.25, 0.25, 1),
+        (1.0, 0.5, 0.5, 1),
+        (1.0, 0.75, 0.75, 1),
+    ]
+
+
+def test_repeat_mode_writes_the_taste_parts_more_often(
+    clip_encoder: CLIPTextEncoder, implicit: torch.Tensor
+) -> None:
+    """Repeat mode: round(2·alpha·g) copies at scale 1; shorter rows are zero-padded."""
+    rows = personalization_grid(personalization_weight=1.0, grid=(0.5, 1.0, 1.5), mode="repeat")
+    assert [r.repeats for r in rows] == [1, 2, 3]
+    grid = build_conditioning_grid(
+        encoder=clip_encoder,
+        target_text=TARGET,
+        preference_text=PREFERENCE,
+        implicit=implicit,
+        weights_grid=rows,
+    )
+    part = N_IMPLICIT + WINDOW
+    assert grid.sequence_length == WINDOW + 3 * part
+    once = grid.prompt_embeds[0]
+    torch.testing.assert_close(once[WINDOW : WINDOW + N_IMPLICIT], implicit)
+    assert torch.count_nonzero(once[WINDOW + part :]) == 0
+    thrice = grid.prompt_embeds[2]
+    for copy in range(3):
+        start = WINDOW + copy * N_IMPLICIT
+        torch.testing.assert_close(thrice[start : start + N_IMPLICIT], implicit)
+    assert torch.count_nonzero(thrice[WINDOW + 3 * part - 1]) > 0
+
+
+def test_weight_zero_is_one_plain_row_in_both_modes() -> None:
+    """Alpha 0 ignores the taste: a single row without implicit or preference parts."""
+    for mode in ("scale", "repeat"):
+        rows = personalization_grid(personalization_weight=0.0, grid=(0.5, 1.0), mode=mode)
+        assert rows == [ConditionWeights(target=1.0, implicit=0.0, preference=0.0)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"personalization_weight": 1.5, "grid": (1.0,)}, "personalization_weight"),
+        ({"personalization_weight": 0.5, "grid": ()}, "grid"),
+        ({"personalization_weight": 0.5, "grid": (1.0,), "mode": "twice"}, "mode"),
+    ],
+)
+def test_personalization_grid_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:
+    """Out-of-range weight, empty grid or unknown mode: a ValueError naming it."""
+    with pytest.raises(ValueError, match=match):
+        personalization_grid(**kwargs)
