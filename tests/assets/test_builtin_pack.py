@@ -16,7 +16,12 @@ from pmg_engine.conditioning import ConditionWeights, build_conditioning_grid
 from pmg_engine.generators import DiffusersGenerator, GeneratorSpec, load_generator
 from pmg_engine.models.scorer import MiniScorer, load_scorer
 from pmg_engine.reference import ReferenceIndex
-from pmg_engine.runtime import BUILTIN_GENERATOR, BUILTIN_REFERENCE, BUILTIN_SCORER
+from pmg_engine.runtime import (
+    BUILTIN_GENERATOR,
+    BUILTIN_IMPLICIT,
+    BUILTIN_REFERENCE,
+    BUILTIN_SCORER,
+)
 
 MIB = 2**20
 PROMPTS = ("red heart", "cat face", "alarm clock", "pizza")
@@ -47,11 +52,14 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 
 def test_pack_is_within_the_size_limits() -> None:
-    """Issue 6: generator and scorer weights 40 MB at most, the reference index 25 MB."""
-    weights = _bytes(BUILTIN_GENERATOR, ".safetensors") + _bytes(BUILTIN_SCORER, ".safetensors")
+    """All shipped weights 40 MB at most together, the reference index 25 MB."""
+    weights = sum(
+        _bytes(folder, ".safetensors")
+        for folder in (BUILTIN_GENERATOR, BUILTIN_SCORER, BUILTIN_IMPLICIT)
+    )
     assert 0 < weights <= 40 * MIB
     assert 0 < _bytes(BUILTIN_REFERENCE) <= 25 * MIB
-    for folder in (BUILTIN_GENERATOR, BUILTIN_SCORER, BUILTIN_REFERENCE):
+    for folder in (BUILTIN_GENERATOR, BUILTIN_SCORER, BUILTIN_REFERENCE, BUILTIN_IMPLICIT):
         assert (folder / "README.md").is_file(), f"{folder} has no model card / notice"
 
 
@@ -88,3 +96,16 @@ def test_reference_index_loads_and_finds_a_heart() -> None:
     (found,) = index.nearest("red heart")
     assert "heart" in found.label
     assert found.image.mode == "RGBA"
+
+
+def test_builtin_implicit_module_fits_the_builtin_generator() -> None:
+    """The shipped soft-prompt module is for the shipped generator's text space and its LLM."""
+    from pmg_engine.implicit import StyleProbe, load_module
+
+    module = load_module(BUILTIN_IMPLICIT)
+    assert module.config.text_space == "sentence-transformers/all-MiniLM-L6-v2"
+    assert module.config.text_width == 384
+    assert (module.config.num_layers, module.config.hidden_size) == (30, 576)
+    probe = StyleProbe.load(BUILTIN_IMPLICIT)
+    assert probe is not None
+    assert len(probe.styles) == 7
