@@ -109,3 +109,25 @@ def test_builtin_implicit_module_fits_the_builtin_generator() -> None:
     probe = StyleProbe.load(BUILTIN_IMPLICIT)
     assert probe is not None
     assert len(probe.styles) == 7
+
+
+@pytest.mark.slow
+def test_shipped_module_reads_a_black_and_white_taste_from_chat() -> None:
+    """With the real SmolLM2, a user who asks for black line drawings gets a black look."""
+    from pmg_engine.implicit import SoftPromptEmbedder
+
+    folder = Path("data/models/smollm2-135m-instruct")
+    if not (folder / "config.json").is_file():
+        pytest.skip("run `pmg models prepare` first")
+    embedder = SoftPromptEmbedder.load(BUILTIN_IMPLICIT, llm_dir=folder)
+    history = [
+        'User said: "honestly just the black lines, leave the inside empty"',
+        'User asked for a sticker of "owl"',
+        'User said: "pen sketches without any colour are my thing"',
+        'User liked a sticker of "fox" with fox',
+    ]
+    tokens = embedder.embed(history)
+    assert tokens.shape == (4, 384)
+    guess = embedder.style_guess(tokens)
+    assert guess is not None
+    assert guess.style in {"openmoji-black", "fluent-high-contrast"}
