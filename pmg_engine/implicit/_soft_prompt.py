@@ -60,8 +60,14 @@ class SoftPromptConfig:
     num_tokens: int = 4  # N
     max_history_tokens: int = 160
     max_lines: int = 24
+    # Rescale every output token to this norm (None: as mapped). Real text tokens of the
+    # generator's encoder have norms near 9 (MiniLM); tokens far above that take over the
+    # cross-attention, so the shipped module is calibrated to them (its model card).
+    output_norm: float | None = None
 
     def __post_init__(self) -> None:
+        if self.output_norm is not None and not self.output_norm > 0:
+            raise ValueError(f"output_norm must be positive or None, got {self.output_norm!r}")
         for name in ("num_prefix_tokens", "num_tokens", "max_history_tokens", "max_lines"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -308,6 +314,9 @@ class HistoryLLM:
             **{_cache_argument(): cache},
         )
         soft: torch.Tensor = module.mapping(out.last_hidden_state)
+        if module.config.output_norm is not None:
+            norms = soft.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+            soft = soft / norms * module.config.output_norm
         return soft
 
 
