@@ -292,6 +292,12 @@ def scorer_command(**kw: Any) -> None:
     show_default=True,
     help="Weight of the paper's negative-item term (0: off).",
 )
+@click.option(
+    "--output-norm",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Rescale each soft token to this norm (MiniLM's real tokens are near 9).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_context
 def implicit_command(
@@ -305,6 +311,7 @@ def implicit_command(
     tokens: int,
     max_history_tokens: int,
     negative_weight: float,
+    output_norm: float | None,
     **kw: Any,
 ) -> None:
     """Train the soft-prompt module on the frozen generator; writes <out>/module when it stops."""
@@ -325,6 +332,7 @@ def implicit_command(
         tokens=tokens,
         max_history_tokens=max_history_tokens,
         negative_weight=negative_weight,
+        output_norm=output_norm,
         seed=kw["seed"],
     )
     _report("implicit", train(task, options))

@@ -77,6 +77,7 @@ class ImplicitTask:
         negative_weight: float = 0.0,
         max_history_tokens: int = 160,
         timesteps: tuple[int, int] | None = None,
+        output_norm: float | None = None,
         seed: int = 0,
     ) -> None:
         if not users:
@@ -102,6 +103,7 @@ class ImplicitTask:
             num_prefix_tokens=num_prefix_tokens,
             num_tokens=num_tokens,
             max_history_tokens=max_history_tokens,
+            output_norm=output_norm,
         )
         with torch.random.fork_rng():
             torch.manual_seed(seed)

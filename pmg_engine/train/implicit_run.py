@@ -39,6 +39,7 @@ def build_implicit_task(
     max_history_tokens: int,
     negative_weight: float,
     seed: int,
+    output_norm: float | None = None,
 ) -> ImplicitTask:
     """Load the frozen parts and the users, then build the task (one clear error otherwise)."""
     from pmg_engine.cli._runtime import get_settings
@@ -100,6 +101,7 @@ def build_implicit_task(
         num_tokens=tokens,
         negative_weight=negative_weight,
         max_history_tokens=max_history_tokens,
+        output_norm=output_norm,
         seed=seed,
     )
 
