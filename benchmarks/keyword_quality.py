@@ -126,7 +126,7 @@ def evaluate(name: str, extract: Extract, cases: list[dict], filler: frozenset[s
         crossing += sum(crosses(k, parts) for k in keywords)
         total += len(keywords)
     cost = "  ".join(
-        f"{size:>3}: {statistics.median(values):6.3f}" for size, values in sorted(seconds.items())
+        f"{size:>3}: {statistics.median(values):6.3f}" for size, values in sorted(seconds.items(), key=lambda x: int(x[0]))
     )
     row = {
         "coverage": coverage / len(cases),
@@ -162,9 +162,14 @@ def methods(with_llm: bool) -> list[tuple[str, Extract]]:
         rows.append(("YAKE (library, raw)", yake_raw))
     except ImportError:
         print("  (YAKE is not installed: pip install 'yake==0.7.3' for its row)")
-    fallback = PreferenceKeywordExtractor(None, num_keywords=NUM)
+    rules = PreferenceKeywordExtractor(None, num_keywords=NUM)
+    rows.append(("clause rules", lambda m: rules.extract(lines=behaviour_lines(m)).keywords))
+    from pmg_engine.keywords.merge import MiniLMPhraseEncoder, SynonymMerger
+
+    merger = SynonymMerger(MiniLMPhraseEncoder())
+    final = PreferenceKeywordExtractor(None, num_keywords=NUM, merger=merger)
     rows.append(
-        ("final without model", lambda m: fallback.extract(lines=behaviour_lines(m)).keywords)
+        ("clause rules + MiniLM merge", lambda m: final.extract(lines=behaviour_lines(m)).keywords)
     )
     if with_llm:
         from pmg_engine.llm import LocalChatModel

@@ -12,21 +12,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
+if TYPE_CHECKING:
+    from pmg_engine.keywords.merge import SynonymMerger
+
 from pmg_engine.behaviours import emoji_names
+from pmg_engine.keywords.candidates import extract_candidates
 from pmg_engine.keywords.parse import parse_keywords, parse_target_fields
-from pmg_engine.keywords.text import (
-    candidate_keywords,
-    clean_keyword,
-    dedupe,
-    is_meaningful,
-    words,
-)
+from pmg_engine.keywords.text import clean_keyword, dedupe, is_meaningful, stem, words
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +124,14 @@ def emotion_chain(llm: BaseChatModel) -> Runnable[dict[str, object], str]:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Why a keyword was learned: its score and the behaviour lines it came from."""
+
+    score: float
+    lines: list[int]
+
+
+@dataclass(frozen=True)
 class KeywordResult:
     """Keywords and where each came from, so users can see why."""
 
@@ -133,6 +140,8 @@ class KeywordResult:
     from_fallback: list[str] = field(default_factory=list)
     pinned: list[str] = field(default_factory=list)
     raw_output: str = ""
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    dropped_lines: list[int] = field(default_factory=list)
 
 
 def _grounded(keyword: str, vocabulary: set[str]) -> bool:
@@ -141,18 +150,29 @@ def _grounded(keyword: str, vocabulary: set[str]) -> bool:
 
 
 def is_blocked(keyword: str, blocked: Sequence[str]) -> bool:
+    """Whether a keyword is, or contains as whole words, a blocked term."""
     parts = set(keyword.split())
     return any(b == keyword or set(b.split()) <= parts for b in blocked)
 
 
 class PreferenceKeywordExtractor:
-    """Preference keywords: the model proposes, the user's own words ground, a fallback tops up."""
+    """Preference keywords: candidates from the user's own words rank, the model may reorder
+    them, and what is private, injected, disliked or blocked never appears."""
 
-    def __init__(self, llm: BaseChatModel | None, *, num_keywords: int = 8) -> None:
+    def __init__(
+        self,
+        llm: BaseChatModel | None,
+        *,
+        num_keywords: int = 8,
+        blocked_terms: Sequence[str] = (),
+        merger: SynonymMerger | None = None,
+    ) -> None:
         if num_keywords < 1:
             raise ValueError(f"num_keywords must be at least 1, got {num_keywords}")
         self.llm = llm
         self.num_keywords = num_keywords
+        self.blocked_terms = [k for k in (clean_keyword(b, max_words=8) for b in blocked_terms) if k]
+        self.merger = merger
         self._chain = preference_chain(llm) if llm is not None else None
 
     def extract(
@@ -166,36 +186,61 @@ class PreferenceKeywordExtractor:
     ) -> KeywordResult:
         """Return up to ``num_keywords`` keywords: pinned first, then grounded model output,
         then the best candidates; banned and excluded (requested) keywords never appear."""
-        # 1. Candidates and the vocabulary that grounds the model's answer.
-        candidates = candidate_keywords(lines)
-        vocabulary = {w for line in lines for w in words(line)}
+        # 1. Candidates by the rules (privacy, injection, clauses, negation), synonyms merged.
+        found = extract_candidates(lines)
+        ranked = self.merger.merge(found.ranked) if self.merger is not None else found.ranked
+        vocabulary = {w for c in ranked for form in c.forms for w in form.split()}
         vocabulary |= {w for k in previous_keywords for w in k.split()}
-        for line in lines:
-            vocabulary |= {w for name in emoji_names(line) for w in words(name)}
         blocked = [k for k in (clean_keyword(b) for b in [*banned, *exclude]) if k]
-        # 2. Ask the model; any failure or garbage leaves the fallback to do the work.
+        blocked += self.blocked_terms
+        # 2. Ask the model; any failure or garbage leaves the candidates to do the work.
         raw = ""
         proposed: list[str] = []
-        if self._chain is not None and lines:
+        if self._chain is not None and ranked:
             history = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
             try:
                 raw = self._chain.invoke({"history": history, "num_keywords": self.num_keywords})
             except Exception:  # a failing model must never fail the request
                 log.exception("preference keyword model failed; using the fallback")
-            proposed = [k for k in parse_keywords(raw) if _grounded(k, vocabulary)]
-        # 3. Merge: pins, model, candidates, previous keywords; minus bans; dedupe; cut.
+            proposed = [
+                k
+                for k in parse_keywords(raw)
+                if _grounded(k, vocabulary) and not found.is_negated(k)
+            ]
+        # 3. Merge: pins, model, candidates, previous keywords; minus bans, blocks, dislikes.
         pins = [k for k in (clean_keyword(p) for p in pinned) if k]
-        fallback = [c.keyword for c in candidates] + list(previous_keywords)
-        merged = dedupe(
-            k for k in [*pins, *proposed, *fallback] if k in pins or not is_blocked(k, blocked)
-        )[: self.num_keywords]
+        pins = [k for k in pins if not is_blocked(k, self.blocked_terms)]
+        evidence = {c.keyword: Evidence(round(c.score, 3), c.lines) for c in ranked}
+        previous = [k for k in previous_keywords if not found.is_negated(k)]
+        pool = [*proposed, *(c.keyword for c in ranked), *previous]
+        merged = _select(pins, pool, blocked, self.num_keywords)
         return KeywordResult(
             keywords=merged,
             from_model=[k for k in merged if k in proposed and k not in pins],
             from_fallback=[k for k in merged if k not in proposed and k not in pins],
             pinned=[k for k in merged if k in pins],
             raw_output=raw,
+            evidence={k: evidence[k] for k in merged if k in evidence},
+            dropped_lines=found.dropped_lines,
         )
+
+
+def _select(pins: Sequence[str], pool: Sequence[str], blocked: Sequence[str], num: int) -> list[str]:
+    """Pins, then the pool in order: no blocked keyword, no repeat, no phrase around a shown word
+    ("cat drinking" after "cat")."""
+    chosen = dedupe(pins)
+    covered = {stem(w) for k in chosen for w in k.split()}
+    for keyword in pool:
+        if len(chosen) >= num:
+            break
+        if is_blocked(keyword, blocked):
+            continue
+        stems = {stem(w) for w in keyword.split()}
+        if stems <= covered or (len(stems) > 1 and stems & covered):
+            continue
+        chosen.append(keyword)
+        covered |= stems
+    return chosen[:num]
 
 
 class TargetKeywordExtractor:

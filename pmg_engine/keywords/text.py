@@ -46,6 +46,23 @@ FILLER = frozenset(
     man woman someone everyone anyone sure right well now then ago soon later again back
     user assistant sticker stickers image images picture pictures emoji draw drew drawing
     asked ask asks asking liked disliked used use uses using said
+    forever lil rn tbh ngl omg smh af fr gonna wanna gotta kinda sorta lowkey highkey literally
+    honestly basically totally definitely absolutely seriously genuinely finally already almost
+    insane unreal crazy wild hits hit different legit tho though okay yay nope nah idk imo irl
+    lmao lmfao xd pls plz thx ty tysm omw brb gn gm afk bruh bro dude guy girl mate fam
+    finished finish finishing started start starting tried try trying keep keeps kept put puts
+    let lets bought buy buys got found find finds gave give gives call called calls watch watched
+    watching play played playing read try start stop stopped wait waiting hope hoped wish
+    wished guess guessed mean meant means seem seems seemed saying says talk talking talked
+    doing done does did had has have having being been become became feel feeling
+    help helps helped show shows showed shown send sent bring brought leave left move moved
+    lately recently tonight tmrw tmr tomorrow everyday every single whole entire full half
+    true false real fake okay fine sure enough less least more most much many few several
+    lot lots tons ton bunch couple hell heck damn dang gosh yes yeah yep yup
+    first second third last next new old young early late long short high low hard easy
+    happy sad glad tired sleepy bored busy excited proud sorry funny weird strange normal
+    minute minutes hour hours month months moment moments second seconds min mins
+    again ever anymore anyway anyways somehow somewhere everywhere nowhere
     """.split()
 )
 
@@ -57,15 +74,6 @@ INSTRUCTION_WORDS = frozenset(
     format respond response answer command commands execute print
     """.split()
 )
-
-POSITIVE_CUES = frozenset(
-    "love loves loved like likes liked adore adores enjoy enjoys favourite favorite fan into "
-    "obsessed prefer prefers wow cute beautiful gorgeous".split()
-)
-NEGATIVE_CUES = frozenset(
-    "hate hates hated dislike dislikes disliked not don't never boring ugly gross".split()
-)
-
 
 def words(text: str) -> list[str]:
     """Return the lower-case words of ``text`` (letters, apostrophes and hyphens)."""
@@ -96,8 +104,13 @@ def clean_keyword(raw: str, *, max_words: int = 3, max_chars: int = 32) -> str |
     return keyword if len(keyword) <= max_chars else None
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+def stem(word: str) -> str:
+    """Return ``word`` without a plural ending (``kitties`` -> ``kitty``, ``cats`` -> ``cat``)."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
 
 
 def dedupe(keywords: Iterable[str]) -> list[str]:
@@ -106,65 +119,9 @@ def dedupe(keywords: Iterable[str]) -> list[str]:
     covered: set[str] = set()
     out: list[str] = []
     for keyword in keywords:
-        stems = {_stem(w) for w in keyword.split()}
+        stems = {stem(w) for w in keyword.split()}
         if stems <= covered:
             continue
         covered |= stems
         out.append(keyword)
     return out
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A keyword candidate from the user's text and how strongly it is supported."""
-
-    keyword: str
-    score: float
-
-
-def candidate_keywords(lines: Sequence[str], *, recency_half_life: float = 20.0) -> list[Candidate]:
-    """Rank the words and emoji names of behaviour lines as keyword candidates.
-
-    Later lines weigh more (half weight every ``recency_half_life`` lines back); a word near a
-    positive cue ("love", "favourite") counts double, one after a negative cue counts against.
-    """
-    scores: dict[str, float] = {}
-    first_seen: dict[str, int] = {}
-    total = len(lines)
-    for index, line in enumerate(lines):
-        weight = 0.5 ** ((total - 1 - index) / recency_half_life)
-        emoji = re.search(r"used the emoji (.+)$", line)
-        if emoji:
-            name = clean_keyword(emoji.group(1))
-            if name:
-                _add(scores, first_seen, name, 1.5 * weight, index)
-            continue
-        disliked = line.startswith("User disliked")
-        tokens = words(line)
-        previous_factor: float | None = None
-        for position, word in enumerate(tokens):
-            if not is_meaningful(word):
-                previous_factor = None
-                continue
-            window = tokens[max(0, position - 3) : position]
-            factor = 1.0
-            if disliked or any(w in NEGATIVE_CUES for w in window):
-                factor = -1.0
-            elif any(w in POSITIVE_CUES for w in window):
-                factor = 2.0
-            _add(scores, first_seen, word, factor * weight, index)
-            if previous_factor is not None:
-                # Adjacent content words ("pastel colours") are a keyword of their own, ranked
-                # just above the words they are made of.
-                pair = f"{tokens[position - 1]} {word}"
-                both = (factor, previous_factor)
-                pair_factor = min(both) if min(both) < 0 else max(both)
-                _add(scores, first_seen, pair, 1.1 * pair_factor * weight, index)
-            previous_factor = factor
-    ranked = sorted(scores, key=lambda k: (-scores[k], first_seen[k], k))
-    return [Candidate(k, round(scores[k], 6)) for k in ranked if scores[k] > 0]
-
-
-def _add(scores: dict[str, float], first: dict[str, int], key: str, value: float, i: int) -> None:
-    scores[key] = scores.get(key, 0.0) + value
-    first.setdefault(key, i)
