@@ -33,7 +33,6 @@ _CLAUSE_RE = re.compile(
     r"|\s(?:but|though|tho|although|except|whereas|unlike)\s",
     re.I,
 )
-_TOKEN_RE = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 
 NEGATIVE_CUES = frozenset(
     """
@@ -76,6 +75,7 @@ _REACTION_EMOJI = re.compile(
     r"medal|trophy|crown|confetti|tada)\b"
 )
 MAX_PHRASE_WORDS = 3
+EMOJI_WEIGHT = 2.0
 # Mentions count less with age: half weight 200 lines back (the window is 200 lines at most).
 RECENCY_HALF_LIFE = 200.0
 
@@ -110,9 +110,12 @@ class Candidates:
 
 
 def content_word(word: str) -> bool:
-    """Whether a word may sit in a keyword: not filler, a cue, private or an instruction."""
+    """Whether a word may sit in a keyword: not filler, a cue, private, an instruction or a
+    past-tense verb ("scheduled", "knocked")."""
+    past = len(word) > 4 and word.endswith("ed") and not word.endswith("eed")
     return (
-        is_meaningful(word)
+        not past
+        and is_meaningful(word)
         and word not in PRIVATE_WORDS
         and word not in NEGATIVE_CUES
         and word not in POSITIVE_CUES
@@ -147,10 +150,7 @@ def _strip_emoji(text: str) -> str:
 
 
 def _clauses(text: str) -> list[list[str]]:
-    return [
-        [t.casefold().strip("'-") for t in _TOKEN_RE.findall(part)]
-        for part in _CLAUSE_RE.split(text)
-    ]
+    return [words(part) for part in _CLAUSE_RE.split(text)]
 
 
 def _is_negative(tokens: Sequence[str], raw: str) -> bool:
@@ -247,12 +247,14 @@ def extract_candidates(lines: Sequence[str]) -> Candidates:
     """Return the ranked candidates of behaviour lines (newest last) and what was left out."""
     tally = _Tally()
     dropped: list[int] = []
+    seen: set[str] = set()
     total = len(lines)
     for index, line in enumerate(lines):
         weight = 0.5 ** ((total - 1 - index) / RECENCY_HALF_LIFE)
         if match := _EMOJI_RE.match(line):
             if match["who"] == "User" and (keyword := emoji_keyword(match["name"])):
-                tally.add(keyword, weight, index)
+                # A pictogram chosen on purpose is already visual taste.
+                tally.add(keyword, EMOJI_WEIGHT * weight, index)
             continue
         if match := _REQUEST_RE.match(line):
             if is_injection(match["text"]):
@@ -276,5 +278,10 @@ def extract_candidates(lines: Sequence[str]) -> Candidates:
         if is_injection(text):
             dropped.append(index)
             continue
+        # A message sent again word for word ("classic", "lol") is a catchphrase: once.
+        said = " ".join(text.casefold().split())
+        if said in seen:
+            continue
+        seen.add(said)
         tally.add_text(text, weight, index)
     return Candidates(tally.ranked(), tally.negated, dropped)

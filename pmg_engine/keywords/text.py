@@ -58,11 +58,31 @@ FILLER = frozenset(
     help helps helped show shows showed shown send sent bring brought leave left move moved
     lately recently tonight tmrw tmr tomorrow everyday every single whole entire full half
     true false real fake okay fine sure enough less least more most much many few several
+    one two three four five six seven eight nine ten eleven twelve twenty hundred thousand
+    million once twice dozen
+    forgot forget forgets explain explains explained broke broken drive drives driving drink drinks
+    drank eat eats ate eating cook cooks cooking clean cleaning study studying pass fail sit sat
+    stand run ran congrats congratulations wish luck bring happen happened happens care
     lot lots tons ton bunch couple hell heck damn dang gosh yes yeah yep yup
     first second third last next new old young early late long short high low hard easy
     happy sad glad tired sleepy bored busy excited proud sorry funny weird strange normal
     minute minutes hour hours month months moment moments second seconds min mins
     again ever anymore anyway anyways somehow somewhere everywhere nowhere
+    """.split()
+)
+
+# Daily routine and reactions: said by everyone, every day, about nothing they would want drawn.
+ROUTINE = frozenset(
+    """
+    work job jobs boss office meeting meetings shift school class classes homework assignment
+    assignments exam exams test tests quiz notes teacher teachers chapter essay lecture uni
+    college semester grade grades mom mum dad mother father sister brother sis cousin parents
+    family neighbour neighbor roommate flatmate rent bills money bus traffic commute wifi
+    internet laptop phone charger email emails inbox update app server link chat channel group
+    sleep bed nap dinner lunch breakfast snack snacks meal groceries supermarket shop shopping
+    dentist doctor appointment cold flu headache weather classic works sounds luck god myth
+    monday tuesday wednesday thursday friday saturday sunday mondays fridays weekends
+    question questions answer answers idea ideas problem problems reason point fact
     """.split()
 )
 
@@ -75,9 +95,15 @@ INSTRUCTION_WORDS = frozenset(
     """.split()
 )
 
+_ELONGATED_RE = re.compile(r"(.)\1{2,}")
+
+
 def words(text: str) -> list[str]:
-    """Return the lower-case words of ``text`` (letters, apostrophes and hyphens)."""
-    return [w.casefold().strip("'-") for w in WORD_RE.findall(text)]
+    """Return the lower-case words of ``text`` (letters, apostrophes and hyphens), with chat
+    elongations undone ("yesss" -> "yes", "gooo" -> "go")."""
+    return [
+        _ELONGATED_RE.sub(r"\1", w.casefold().strip("'-")) for w in WORD_RE.findall(text)
+    ]
 
 
 def is_meaningful(word: str) -> bool:
@@ -86,6 +112,7 @@ def is_meaningful(word: str) -> bool:
         len(word) > 2
         and word not in STOPWORDS
         and word not in FILLER
+        and word not in ROUTINE
         and word not in INSTRUCTION_WORDS
     )
 
