@@ -55,6 +55,7 @@ POSITIVE_CUES = frozenset(
     obsessed obsession best cutest prettiest beautiful gorgeous cute pretty dream dreaming
     weakness aesthetic vibe vibes peak elite perfect heaven magic magical therapy comfort
     addicted passion enjoy enjoys into collecting collect forever obsessing
+    encanta encantan adoro amo j'adore aime aimes liebe gusta gustan amo adoro
     """.split()
 )
 # Pronoun objects: "i hate it" negates the clause before it.

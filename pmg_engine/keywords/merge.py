@@ -44,8 +44,12 @@ class SynonymMerger:
         leader_of: dict[int, int] = {}
         for i in range(len(head)):
             for g, group in enumerate(groups):
-                # Complete linkage: close to every member, so chains do not drift.
-                if all(similarity[i][j] >= self.threshold for j in group):
+                # Complete linkage: close to every member, so chains do not drift; a phrase
+                # and its own words are one mention, never synonyms.
+                if all(
+                    similarity[i][j] >= self.threshold and not _overlap(head[i], head[j])
+                    for j in group
+                ):
                     group.append(i)
                     leader_of[i] = g
                     break
@@ -55,6 +59,10 @@ class SynonymMerger:
         merged = [_join([head[i] for i in group]) for group in groups]
         merged += list(ranked[MAX_EMBEDDED:])
         return sorted(merged, key=lambda c: (-c.score, c.lines[0], c.keyword))
+
+
+def _overlap(a: Candidate, b: Candidate) -> bool:
+    return bool(set(a.keyword.split()) & set(b.keyword.split()))
 
 
 def _join(members: Sequence[Candidate]) -> Candidate:

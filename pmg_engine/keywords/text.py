@@ -28,6 +28,17 @@ STOPWORDS = frozenset(
     your yours yourself yourselves im ive dont cant wont thats u ur yeah yes ok okay oh hey hi
     hello lol haha hmm please thanks thank just also really still even much many lot lots
     """.split()
+) | frozenset(
+    # Function words of the languages chat most often switches into (es, fr, de, pt, it).
+    """
+    el la los las un una unos unas de del al y o que en mi mis me te se lo le por para con sin es
+    son está estoy estás muy más pero como desde hasta cuando todo todos nuevo nueva tan ya jaja
+    le les une des du et ou qui je tu il elle nous vous ils elles mon ma mes ton ta tes son sa
+    ses est suis sont pas très mais avec pour dans sur ce cette ça j'ai c'est fait tellement
+    surtout soir der die das ein eine und oder ich du er sie wir ihr mein meine ist bin sind
+    nicht sehr aber mit für auf zu von auch noch o os as um uma eu meu minha é são não muito
+    com em il lo gli di che io sono ma per anche molto
+    """.split()
 )
 
 # Words that are frequent in chat but say nothing about visual taste (calibration: "went",
