@@ -114,10 +114,12 @@ def evaluate(name: str, extract: Extract, cases: list[dict], filler: frozenset[s
     """Run one method over the cases and print its row."""
     coverage, filler_count, negated, crossing, total = 0.0, 0, 0, 0, 0
     seconds: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     for case in cases:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         keywords = extract(case["messages"])[:NUM]
-        seconds.setdefault(case.get("lines", "?"), []).append(time.perf_counter() - started)
+        seconds.setdefault(case["lines"], []).append(time.perf_counter() - started)
+        cpu.setdefault(case["lines"], []).append(time.process_time() - started_cpu)
         groups = case["interests"]
         coverage += sum(covered(g, keywords) for g in groups) / len(groups)
         filler_count += sum(is_filler(k, filler) for k in keywords)
@@ -126,7 +128,8 @@ def evaluate(name: str, extract: Extract, cases: list[dict], filler: frozenset[s
         crossing += sum(crosses(k, parts) for k in keywords)
         total += len(keywords)
     cost = "  ".join(
-        f"{size:>3}: {statistics.median(values):6.3f}" for size, values in sorted(seconds.items(), key=lambda x: int(x[0]))
+        f"{size:>3}: {statistics.median(values):6.2f} ({statistics.median(cpu[size]):6.2f})"
+        for size, values in sorted(seconds.items(), key=lambda x: int(x[0]))
     )
     row = {
         "coverage": coverage / len(cases),
@@ -144,7 +147,7 @@ def evaluate(name: str, extract: Extract, cases: list[dict], filler: frozenset[s
 def header() -> None:
     print(
         f"  {'method':<34} {'coverage':>8} {'filler':>7} {'negated':>8} {'crossing':>9}"
-        "   median s per history (by lines)"
+        "   median s per history by lines: wall (cpu)"
     )
 
 
@@ -178,10 +181,16 @@ def methods(with_llm: bool) -> list[tuple[str, Extract]]:
         if not (folder / "config.json").is_file():
             raise SystemExit("run `pmg models prepare` first, or leave out --llm")
         llm = LocalChatModel(model_path=str(folder), max_new_tokens=48)
-        hybrid = PreferenceKeywordExtractor(llm, num_keywords=NUM)
-        rows.append(
-            ("final with SmolLM2", lambda m: hybrid.extract(lines=behaviour_lines(m)).keywords)
-        )
+        for weight in (0.5, 1.0):
+            hybrid = PreferenceKeywordExtractor(
+                llm, num_keywords=NUM, merger=merger, model_weight=weight
+            )
+            rows.append(
+                (
+                    f"+ SmolLM2 rerank (weight {weight})",
+                    lambda m, h=hybrid: h.extract(lines=behaviour_lines(m)).keywords,
+                )
+            )
     return rows
 
 

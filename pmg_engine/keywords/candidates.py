@@ -221,7 +221,8 @@ class _Tally:
                 continue
             factor = 2.0 if positive_message or any(t in POSITIVE_CUES for t in tokens) else 1.0
             for run in _runs(tokens, drop_verbs=request):
-                for phrase in _phrases(run):
+                # A request names its subjects one by one ("cat", "coffee"), never as a phrase.
+                for phrase in run if request else _phrases(run):
                     self.add(phrase, factor * weight, line)
             previous = content
 

@@ -10,11 +10,13 @@ injected "ignore previous instructions" can neither steer nor leak the prompt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
@@ -23,11 +25,20 @@ if TYPE_CHECKING:
     from pmg_engine.keywords.merge import SynonymMerger
 
 from pmg_engine.behaviours import emoji_names
-from pmg_engine.keywords.candidates import extract_candidates
+from pmg_engine.keywords.candidates import Candidate, extract_candidates
 from pmg_engine.keywords.parse import parse_keywords, parse_target_fields
 from pmg_engine.keywords.text import clean_keyword, dedupe, is_meaningful, stem, words
 
 log = logging.getLogger(__name__)
+
+RERANK_SYSTEM = "You read a person's chat messages and name one thing they love to see."
+# The strongest candidates the local model orders, and the lines it reads (newest kept).
+RERANK_TOP = 12
+RERANK_LINES = 12
+RERANK_LINE_CHARS = 160
+_SAID_RE = re.compile(r'^[^"\n]{1,40}? said: "(?P<text>.*)"$', re.S)
+
+OptionScorer = Callable[[list[BaseMessage], list[str]], list[float]]
 
 PREFERENCE_SYSTEM = (
     "You write short keywords that describe a person's visual taste, so stickers can be drawn "
@@ -166,14 +177,45 @@ class PreferenceKeywordExtractor:
         num_keywords: int = 8,
         blocked_terms: Sequence[str] = (),
         merger: SynonymMerger | None = None,
+        model_weight: float = 1.0,
     ) -> None:
         if num_keywords < 1:
             raise ValueError(f"num_keywords must be at least 1, got {num_keywords}")
         self.llm = llm
         self.num_keywords = num_keywords
-        self.blocked_terms = [k for k in (clean_keyword(b, max_words=8) for b in blocked_terms) if k]
+        self.blocked_terms = [t for t in (" ".join(words(b)) for b in blocked_terms) if t]
         self.merger = merger
-        self._chain = preference_chain(llm) if llm is not None else None
+        self.model_weight = model_weight
+        # A local model scores the candidates (constrained: it can only choose among them); a
+        # server model writes a list that grounding filters (DESIGN.md section 5).
+        self._scorer: OptionScorer | None = getattr(llm, "option_scores", None)
+        self._chain = preference_chain(llm) if llm is not None and self._scorer is None else None
+        self._prior: dict[str, float] = {}
+
+    def _rerank(self, ranked: list[Candidate], lines: Sequence[str]) -> list[Candidate]:
+        """Order the strongest candidates by score times how much the model finds them
+        supported by their own lines (log-probability with the lines minus without)."""
+        assert self._scorer is not None
+        head, tail = ranked[:RERANK_TOP], ranked[RERANK_TOP:]
+        options = [c.keyword for c in head]
+        evidence = sorted({i for c in head for i in c.lines})[-RERANK_LINES:]
+        history = "\n".join(_said(lines[i])[:RERANK_LINE_CHARS] for i in evidence)
+        with_lines = self._scorer([SystemMessage(RERANK_SYSTEM), HumanMessage(history)], options)
+        missing = [o for o in options if o not in self._prior]
+        if missing:
+            prior = self._scorer([SystemMessage(RERANK_SYSTEM), HumanMessage("")], missing)
+            if len(self._prior) > 4096:
+                self._prior.clear()
+            self._prior.update(zip(missing, prior, strict=True))
+        gain = [w - self._prior[o] for w, o in zip(with_lines, options, strict=True)]
+        low, high = min(gain), max(gain)
+        spread = (high - low) or 1.0
+        factor = {
+            c.keyword: 1.0 + self.model_weight * ((g - low) / spread - 0.5)
+            for c, g in zip(head, gain, strict=True)
+        }
+        head = sorted(head, key=lambda c: -c.score * factor[c.keyword])
+        return head + tail
 
     def extract(
         self,
@@ -196,7 +238,12 @@ class PreferenceKeywordExtractor:
         # 2. Ask the model; any failure or garbage leaves the candidates to do the work.
         raw = ""
         proposed: list[str] = []
-        if self._chain is not None and ranked:
+        if self._scorer is not None and ranked:
+            try:
+                ranked = self._rerank(ranked, lines)
+            except Exception:  # a failing model must never fail the request
+                log.exception("preference keyword model failed; using the candidates' order")
+        elif self._chain is not None and ranked:
             history = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
             try:
                 raw = self._chain.invoke({"history": history, "num_keywords": self.num_keywords})
@@ -225,7 +272,14 @@ class PreferenceKeywordExtractor:
         )
 
 
-def _select(pins: Sequence[str], pool: Sequence[str], blocked: Sequence[str], num: int) -> list[str]:
+def _said(line: str) -> str:
+    match = _SAID_RE.match(line)
+    return match["text"] if match is not None else line
+
+
+def _select(
+    pins: Sequence[str], pool: Sequence[str], blocked: Sequence[str], num: int
+) -> list[str]:
     """Pins, then the pool in order: no blocked keyword, no repeat, no phrase around a shown word
     ("cat drinking" after "cat")."""
     chosen = dedupe(pins)

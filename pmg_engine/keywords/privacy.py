@@ -19,7 +19,9 @@ _STREET_TYPES = (
     "sq|terrace|close|crescent|highway|hwy|parkway|pkwy|alley|row|strasse|straße|rue|calle|via"
 )
 # Types that rarely mean anything else ("Milky Way" is not an address).
-_NAMED_STREETS = "street|road|avenue|lane|boulevard|drive|terrace|crescent|highway|parkway|st|rd|ave"
+_NAMED_STREETS = (
+    "street|road|avenue|lane|boulevard|drive|terrace|crescent|highway|parkway|st|rd|ave"
+)
 _SECRET_CUES = (
     r"pass(?:word|wd|code|phrase)?|pwd|pin(?:\s*code)?|token|api[\s_-]*key|secret(?:\s*key|\s*code)?"
     r"|login|user\s*name|username|ssn|social\s+security(?:\s+number)?|iban|credit\s+card"

@@ -8,8 +8,7 @@ and the emoji they used, weighted by sentiment and recency, and filler never pas
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 WORD_RE = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 
@@ -112,9 +111,7 @@ _ELONGATED_RE = re.compile(r"(.)\1{2,}")
 def words(text: str) -> list[str]:
     """Return the lower-case words of ``text`` (letters, apostrophes and hyphens), with chat
     elongations undone ("yesss" -> "yes", "gooo" -> "go")."""
-    return [
-        _ELONGATED_RE.sub(r"\1", w.casefold().strip("'-")) for w in WORD_RE.findall(text)
-    ]
+    return [_ELONGATED_RE.sub(r"\1", w.casefold().strip("'-")) for w in WORD_RE.findall(text)]
 
 
 def is_meaningful(word: str) -> bool:

@@ -96,10 +96,11 @@ def test_braces_in_user_text_do_not_break_the_template() -> None:
 
 
 def test_sticker_requests_feed_preferences() -> None:
-    """A requested sticker's words are candidates like chat words."""
+    """A requested sticker's subjects are candidates, one word each."""
     lines = [sticker_request_event("a pixel art dragon").text]
     result = PreferenceKeywordExtractor(None, num_keywords=3).extract(lines=lines)
-    assert "pixel art" in result.keywords
+    assert {"pixel", "dragon"} <= set(result.keywords)
+    assert "pixel art dragon" not in result.keywords
 
 
 def test_target_from_request_with_and_without_model() -> None:
