@@ -59,6 +59,7 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
     """Load the chat model, keyword extractors, generator, scorer and implicit embedder."""
     quiet_model_libraries()
     from pmg_engine.implicit import PooledEncoderEmbedder
+    from pmg_engine.keywords.merge import MiniLMPhraseEncoder, SynonymMerger
     from pmg_engine.llm import LocalModelMissing, build_chat_model
 
     notes: list[str] = []
@@ -69,7 +70,12 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
     except LocalModelMissing as exc:
         notes.append(f"{exc}; keywords come from your own words meanwhile")
     models = EngineModels(
-        preference=PreferenceKeywordExtractor(llm, num_keywords=settings.llm.num_keywords),
+        preference=PreferenceKeywordExtractor(
+            llm,
+            num_keywords=settings.llm.num_keywords,
+            blocked_terms=settings.discord.prompt_blocklist,
+            merger=SynonymMerger(MiniLMPhraseEncoder()),
+        ),
         target=TargetKeywordExtractor(llm),
         llm_model_id=settings.llm.model if llm is not None else None,
     )

@@ -210,9 +210,16 @@ class PreferenceKeywordExtractor:
         gain = [w - self._prior[o] for w, o in zip(with_lines, options, strict=True)]
         low, high = min(gain), max(gain)
         spread = (high - low) or 1.0
-        factor = {
+        own = {
             c.keyword: 1.0 + self.model_weight * ((g - low) / spread - 0.5)
             for c, g in zip(head, gain, strict=True)
+        }
+        # A phrase and its own words move together, so "pastel colours" is not split.
+        factor = {
+            c.keyword: max(
+                own[o.keyword] for o in head if set(o.keyword.split()) & set(c.keyword.split())
+            )
+            for c in head
         }
         head = sorted(head, key=lambda c: -c.score * factor[c.keyword])
         return head + tail
@@ -230,7 +237,12 @@ class PreferenceKeywordExtractor:
         then the best candidates; banned and excluded (requested) keywords never appear."""
         # 1. Candidates by the rules (privacy, injection, clauses, negation), synonyms merged.
         found = extract_candidates(lines)
-        ranked = self.merger.merge(found.ranked) if self.merger is not None else found.ranked
+        ranked = found.ranked
+        if self.merger is not None:
+            try:
+                ranked = self.merger.merge(found.ranked)
+            except Exception:  # a failing encoder leaves the candidates unmerged
+                log.exception("synonym merge failed; keeping the candidates as they are")
         vocabulary = {w for c in ranked for form in c.forms for w in form.split()}
         vocabulary |= {w for k in previous_keywords for w in k.split()}
         blocked = [k for k in (clean_keyword(b) for b in [*banned, *exclude]) if k]
