@@ -198,7 +198,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--llm", action="store_true", help="also run the local SmolLM2 rows")
     parser.add_argument("--show", help="print each method's keywords for this history id")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (1 makes cpu time honest)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     hard = json.loads(HARD.read_text(encoding="utf-8"))
     cases = hard["histories"]
     filler = frozenset(hard["filler"])

@@ -182,7 +182,7 @@ class _Tally:
     def __init__(self) -> None:
         self.found: dict[str, Candidate] = {}
         self.negated: set[str] = set()
-        self.negative_weight: Counter[str] = Counter()
+        self.negative_weight: dict[str, float] = {}
 
     def add(self, phrase: str, weight: float, line: int) -> None:
         key = " ".join(stem(w) for w in phrase.split())
@@ -197,7 +197,8 @@ class _Tally:
         for token in tokens:
             if content_word(token):
                 self.negated.add(stem(token))
-                self.negative_weight[stem(token)] += weight
+                key = stem(token)
+                self.negative_weight[key] = self.negative_weight.get(key, 0.0) + weight
 
     def add_text(self, text: str, weight: float, line: int, *, request: bool = False) -> None:
         positive_message = any(
@@ -231,7 +232,7 @@ class _Tally:
             c
             for c in self.found.values()
             if not any(
-                w in self.negated and self.negative_weight[w] >= _word_score(self, w)
+                w in self.negated and self.negative_weight.get(w, 0.0) >= _word_score(self, w)
                 for w in c.keyword.split()
             )
         ]

@@ -172,8 +172,6 @@ class LocalChatModel(BaseChatModel):
         never writes free text), the prompt is encoded once and its cache reused per option, so
         a call costs one prefill plus a few tokens per option.
         """
-        import copy
-
         import torch
 
         model, tokenizer = self._load()
@@ -185,14 +183,15 @@ class LocalChatModel(BaseChatModel):
         scores: list[float] = []
         with torch.inference_mode():
             out = model(prompt, use_cache=True)
+            cache = out.past_key_values
             for option in options:
                 ids = tokenizer(option, add_special_tokens=False, return_tensors="pt")["input_ids"]
                 ids = ids.to(self.device)
                 if ids.shape[1] == 0:
                     scores.append(float("-inf"))
                     continue
-                cache = copy.deepcopy(out.past_key_values)
                 tail = model(ids, past_key_values=cache, use_cache=True).logits
+                cache.crop(-ids.shape[1])  # back to the prompt alone for the next option
                 logits = torch.cat([out.logits[:, -1:], tail[:, :-1]], dim=1)
                 logprobs = torch.log_softmax(logits.float(), dim=-1)
                 picked = logprobs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)

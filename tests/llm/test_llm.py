@@ -83,6 +83,9 @@ def test_option_scores_are_constrained_to_the_options(tiny_model_dir: Path) -> N
     assert len(first) == 3
     assert all(score < 0 for score in first)
     assert first == model.option_scores(messages, ["cats", "pastel", "w3 w4"])
+    # The prompt's cache is reused per option: the order of the options changes nothing.
+    backwards = model.option_scores(messages, ["w3 w4", "pastel", "cats"])
+    assert backwards == pytest.approx(first[::-1], abs=1e-5)
 
 
 def test_local_model_reorders_only_candidates(tiny_model_dir: Path) -> None:
