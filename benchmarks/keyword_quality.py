@@ -172,7 +172,7 @@ def methods(with_llm: bool) -> list[tuple[str, Extract]]:
     merger = SynonymMerger(MiniLMPhraseEncoder())
     final = PreferenceKeywordExtractor(None, num_keywords=NUM, merger=merger)
     rows.append(
-        ("clause rules + MiniLM merge", lambda m: final.extract(lines=behaviour_lines(m)).keywords)
+        ("final: rules + MiniLM merge", lambda m: final.extract(lines=behaviour_lines(m)).keywords)
     )
     if with_llm:
         from pmg_engine.llm import LocalChatModel

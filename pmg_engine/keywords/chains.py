@@ -177,7 +177,7 @@ class PreferenceKeywordExtractor:
         num_keywords: int = 8,
         blocked_terms: Sequence[str] = (),
         merger: SynonymMerger | None = None,
-        model_weight: float = 1.0,
+        model_weight: float = 0.0,
     ) -> None:
         if num_keywords < 1:
             raise ValueError(f"num_keywords must be at least 1, got {num_keywords}")
@@ -185,6 +185,10 @@ class PreferenceKeywordExtractor:
         self.num_keywords = num_keywords
         self.blocked_terms = [t for t in (" ".join(words(b)) for b in blocked_terms) if t]
         self.merger = merger
+        # How much the local model's scores reorder the candidates. The keyword benchmark
+        # measured no gain from SmolLM2-135M (coverage 0.93 without, 0.92 at weight 0.5, about
+        # 3 s of CPU per call), so by default the local model is not asked; a stronger local
+        # model can be weighed in.
         self.model_weight = model_weight
         # A local model scores the candidates (constrained: it can only choose among them); a
         # server model writes a list that grounding filters (DESIGN.md section 5).
@@ -250,7 +254,7 @@ class PreferenceKeywordExtractor:
         # 2. Ask the model; any failure or garbage leaves the candidates to do the work.
         raw = ""
         proposed: list[str] = []
-        if self._scorer is not None and ranked:
+        if self._scorer is not None and self.model_weight > 0 and ranked:
             try:
                 ranked = self._rerank(ranked, lines)
             except Exception:  # a failing model must never fail the request

@@ -95,7 +95,9 @@ def test_local_model_reorders_only_candidates(tiny_model_dir: Path) -> None:
 
     lines = [e.text for e in message_events("I love cats and pastel colours, frogs too")]
     model = LocalChatModel(model_path=str(tiny_model_dir))
-    with_model = PreferenceKeywordExtractor(model, num_keywords=4).extract(lines=lines)
+    with_model = PreferenceKeywordExtractor(model, num_keywords=4, model_weight=1.0).extract(
+        lines=lines
+    )
     without = PreferenceKeywordExtractor(None, num_keywords=4).extract(lines=lines)
     assert sorted(with_model.keywords) == sorted(without.keywords)
     assert with_model.raw_output == ""
