@@ -190,7 +190,7 @@ class LocalChatModel(BaseChatModel):
                 if ids.shape[1] == 0:
                     scores.append(float("-inf"))
                     continue
-                tail = model(ids, past_key_values=cache, use_cache=True).logits
+                tail = model(ids, cache=cache, use_cache=True).logits
                 cache.crop(-ids.shape[1])  # back to the prompt alone for the next option
                 logits = torch.cat([out.logits[:, -1:], tail[:, :-1]], dim=1)
                 logprobs = torch.log_softmax(logits.float(), dim=-1)
