@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 from pmg_engine.behaviours import emoji_names
 from pmg_engine.keywords.candidates import Candidate, extract_candidates
 from pmg_engine.keywords.parse import parse_keywords, parse_target_fields
+from pmg_engine.keywords.privacy import scrub
 from pmg_engine.keywords.text import clean_keyword, dedupe, is_meaningful, stem, words
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,10 @@ class PreferenceKeywordExtractor:
             except Exception:  # a failing model must never fail the request
                 log.exception("preference keyword model failed; using the candidates' order")
         elif self._chain is not None and ranked:
-            history = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
+            # The server model sees neither injected lines nor private data.
+            dropped = set(found.dropped_lines)
+            safe = [scrub(line) for i, line in enumerate(lines) if i not in dropped]
+            history = "\n".join(f"{i}. {line}" for i, line in enumerate(safe, start=1))
             try:
                 raw = self._chain.invoke({"history": history, "num_keywords": self.num_keywords})
             except Exception:  # a failing model must never fail the request

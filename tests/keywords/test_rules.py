@@ -145,3 +145,16 @@ def test_other_speakers_and_reaction_emoji_teach_nothing() -> None:
     assert "horses" not in keywords
     assert "skull" not in keywords
     assert keywords[0] in {"frog", "frogs"}
+
+
+def test_a_server_model_never_sees_private_data() -> None:
+    """The history sent to a server model has secrets and addresses cut out."""
+    from tests.fakes import RecordingChatModel
+
+    model = RecordingChatModel(responses=["1. cats"])
+    lines = history("my password is dragonfly", "mail me at ada@example.com", "i love cats")
+    PreferenceKeywordExtractor(model).extract(lines=lines)
+    sent = str(model.calls[0][-1].content)
+    assert "cats" in sent
+    assert "dragonfly" not in sent
+    assert "ada@example.com" not in sent
