@@ -61,6 +61,7 @@ def quiet_model_libraries() -> None:
 def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedModels:
     """Load the chat model, keyword extractors, generator, scorer and implicit embedder."""
     quiet_model_libraries()
+    from pmg_engine.keywords.merge import MiniLMPhraseEncoder, SynonymMerger
     from pmg_engine.llm import LocalModelMissing, build_chat_model
 
     notes: list[str] = []
@@ -71,7 +72,12 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
     except LocalModelMissing as exc:
         notes.append(f"{exc}; keywords come from your own words meanwhile")
     models = EngineModels(
-        preference=PreferenceKeywordExtractor(llm, num_keywords=settings.llm.num_keywords),
+        preference=PreferenceKeywordExtractor(
+            llm,
+            num_keywords=settings.llm.num_keywords,
+            blocked_terms=settings.discord.prompt_blocklist,
+            merger=SynonymMerger(MiniLMPhraseEncoder()),
+        ),
         target=TargetKeywordExtractor(llm),
         llm_model_id=settings.llm.model if llm is not None else None,
     )

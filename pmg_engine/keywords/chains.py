@@ -10,25 +10,36 @@ injected "ignore previous instructions" can neither steer nor leak the prompt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
+if TYPE_CHECKING:
+    from pmg_engine.keywords.merge import SynonymMerger
+
 from pmg_engine.behaviours import emoji_names
+from pmg_engine.keywords.candidates import Candidate, extract_candidates
 from pmg_engine.keywords.parse import parse_keywords, parse_target_fields
-from pmg_engine.keywords.text import (
-    candidate_keywords,
-    clean_keyword,
-    dedupe,
-    is_meaningful,
-    words,
-)
+from pmg_engine.keywords.privacy import scrub
+from pmg_engine.keywords.text import clean_keyword, dedupe, is_meaningful, stem, words
 
 log = logging.getLogger(__name__)
+
+RERANK_SYSTEM = "You read a person's chat messages and name one thing they love to see."
+# The strongest candidates the local model orders, and the lines it reads (newest kept).
+RERANK_TOP = 12
+RERANK_LINES = 12
+RERANK_LINE_CHARS = 160
+_SAID_RE = re.compile(r'^[^"\n]{1,40}? said: "(?P<text>.*)"$', re.S)
+
+OptionScorer = Callable[[list[BaseMessage], list[str]], list[float]]
 
 PREFERENCE_SYSTEM = (
     "You write short keywords that describe a person's visual taste, so stickers can be drawn "
@@ -125,6 +136,14 @@ def emotion_chain(llm: BaseChatModel) -> Runnable[dict[str, object], str]:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Why a keyword was learned: its score and the behaviour lines it came from."""
+
+    score: float
+    lines: list[int]
+
+
+@dataclass(frozen=True)
 class KeywordResult:
     """Keywords and where each came from, so users can see why."""
 
@@ -133,6 +152,8 @@ class KeywordResult:
     from_fallback: list[str] = field(default_factory=list)
     pinned: list[str] = field(default_factory=list)
     raw_output: str = ""
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    dropped_lines: list[int] = field(default_factory=list)
 
 
 def _grounded(keyword: str, vocabulary: set[str]) -> bool:
@@ -141,19 +162,72 @@ def _grounded(keyword: str, vocabulary: set[str]) -> bool:
 
 
 def is_blocked(keyword: str, blocked: Sequence[str]) -> bool:
+    """Whether a keyword is, or contains as whole words, a blocked term."""
     parts = set(keyword.split())
     return any(b == keyword or set(b.split()) <= parts for b in blocked)
 
 
 class PreferenceKeywordExtractor:
-    """Preference keywords: the model proposes, the user's own words ground, a fallback tops up."""
+    """Preference keywords: candidates from the user's own words rank, the model may reorder
+    them, and what is private, injected, disliked or blocked never appears."""
 
-    def __init__(self, llm: BaseChatModel | None, *, num_keywords: int = 8) -> None:
+    def __init__(
+        self,
+        llm: BaseChatModel | None,
+        *,
+        num_keywords: int = 8,
+        blocked_terms: Sequence[str] = (),
+        merger: SynonymMerger | None = None,
+        model_weight: float = 0.0,
+    ) -> None:
         if num_keywords < 1:
             raise ValueError(f"num_keywords must be at least 1, got {num_keywords}")
         self.llm = llm
         self.num_keywords = num_keywords
-        self._chain = preference_chain(llm) if llm is not None else None
+        self.blocked_terms = [t for t in (" ".join(words(b)) for b in blocked_terms) if t]
+        self.merger = merger
+        # How much the local model's scores reorder the candidates. The keyword benchmark
+        # measured no gain from SmolLM2-135M (coverage 0.93 without, 0.92 at weight 0.5, about
+        # 3 s of CPU per call), so by default the local model is not asked; a stronger local
+        # model can be weighed in.
+        self.model_weight = model_weight
+        # A local model scores the candidates (constrained: it can only choose among them); a
+        # server model writes a list that grounding filters (DESIGN.md section 5).
+        self._scorer: OptionScorer | None = getattr(llm, "option_scores", None)
+        self._chain = preference_chain(llm) if llm is not None and self._scorer is None else None
+        self._prior: dict[str, float] = {}
+
+    def _rerank(self, ranked: list[Candidate], lines: Sequence[str]) -> list[Candidate]:
+        """Order the strongest candidates by score times how much the model finds them
+        supported by their own lines (log-probability with the lines minus without)."""
+        assert self._scorer is not None
+        head, tail = ranked[:RERANK_TOP], ranked[RERANK_TOP:]
+        options = [c.keyword for c in head]
+        evidence = sorted({i for c in head for i in c.lines})[-RERANK_LINES:]
+        history = "\n".join(_said(lines[i])[:RERANK_LINE_CHARS] for i in evidence)
+        with_lines = self._scorer([SystemMessage(RERANK_SYSTEM), HumanMessage(history)], options)
+        missing = [o for o in options if o not in self._prior]
+        if missing:
+            prior = self._scorer([SystemMessage(RERANK_SYSTEM), HumanMessage("")], missing)
+            if len(self._prior) > 4096:
+                self._prior.clear()
+            self._prior.update(zip(missing, prior, strict=True))
+        gain = [w - self._prior[o] for w, o in zip(with_lines, options, strict=True)]
+        low, high = min(gain), max(gain)
+        spread = (high - low) or 1.0
+        own = {
+            c.keyword: 1.0 + self.model_weight * ((g - low) / spread - 0.5)
+            for c, g in zip(head, gain, strict=True)
+        }
+        # A phrase and its own words move together, so "pastel colours" is not split.
+        factor = {
+            c.keyword: max(
+                own[o.keyword] for o in head if set(o.keyword.split()) & set(c.keyword.split())
+            )
+            for c in head
+        }
+        head = sorted(head, key=lambda c: -c.score * factor[c.keyword])
+        return head + tail
 
     def extract(
         self,
@@ -166,36 +240,81 @@ class PreferenceKeywordExtractor:
     ) -> KeywordResult:
         """Return up to ``num_keywords`` keywords: pinned first, then grounded model output,
         then the best candidates; banned and excluded (requested) keywords never appear."""
-        # 1. Candidates and the vocabulary that grounds the model's answer.
-        candidates = candidate_keywords(lines)
-        vocabulary = {w for line in lines for w in words(line)}
+        # 1. Candidates by the rules (privacy, injection, clauses, negation), synonyms merged.
+        found = extract_candidates(lines)
+        ranked = found.ranked
+        if self.merger is not None:
+            try:
+                ranked = self.merger.merge(found.ranked)
+            except Exception:  # a failing encoder leaves the candidates unmerged
+                log.exception("synonym merge failed; keeping the candidates as they are")
+        vocabulary = {w for c in ranked for form in c.forms for w in form.split()}
         vocabulary |= {w for k in previous_keywords for w in k.split()}
-        for line in lines:
-            vocabulary |= {w for name in emoji_names(line) for w in words(name)}
         blocked = [k for k in (clean_keyword(b) for b in [*banned, *exclude]) if k]
-        # 2. Ask the model; any failure or garbage leaves the fallback to do the work.
+        blocked += self.blocked_terms
+        # 2. Ask the model; any failure or garbage leaves the candidates to do the work.
         raw = ""
         proposed: list[str] = []
-        if self._chain is not None and lines:
-            history = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
+        if self._scorer is not None and self.model_weight > 0 and ranked:
+            try:
+                ranked = self._rerank(ranked, lines)
+            except Exception:  # a failing model must never fail the request
+                log.exception("preference keyword model failed; using the candidates' order")
+        elif self._chain is not None and ranked:
+            # The server model sees neither injected lines nor private data.
+            dropped = set(found.dropped_lines)
+            safe = [scrub(line) for i, line in enumerate(lines) if i not in dropped]
+            history = "\n".join(f"{i}. {line}" for i, line in enumerate(safe, start=1))
             try:
                 raw = self._chain.invoke({"history": history, "num_keywords": self.num_keywords})
             except Exception:  # a failing model must never fail the request
                 log.exception("preference keyword model failed; using the fallback")
-            proposed = [k for k in parse_keywords(raw) if _grounded(k, vocabulary)]
-        # 3. Merge: pins, model, candidates, previous keywords; minus bans; dedupe; cut.
+            proposed = [
+                k
+                for k in parse_keywords(raw)
+                if _grounded(k, vocabulary) and not found.is_negated(k)
+            ]
+        # 3. Merge: pins, model, candidates, previous keywords; minus bans, blocks, dislikes.
         pins = [k for k in (clean_keyword(p) for p in pinned) if k]
-        fallback = [c.keyword for c in candidates] + list(previous_keywords)
-        merged = dedupe(
-            k for k in [*pins, *proposed, *fallback] if k in pins or not is_blocked(k, blocked)
-        )[: self.num_keywords]
+        pins = [k for k in pins if not is_blocked(k, self.blocked_terms)]
+        evidence = {c.keyword: Evidence(round(c.score, 3), c.lines) for c in ranked}
+        previous = [k for k in previous_keywords if not found.is_negated(k)]
+        pool = [*proposed, *(c.keyword for c in ranked), *previous]
+        merged = _select(pins, pool, blocked, self.num_keywords)
         return KeywordResult(
             keywords=merged,
             from_model=[k for k in merged if k in proposed and k not in pins],
             from_fallback=[k for k in merged if k not in proposed and k not in pins],
             pinned=[k for k in merged if k in pins],
             raw_output=raw,
+            evidence={k: evidence[k] for k in merged if k in evidence},
+            dropped_lines=found.dropped_lines,
         )
+
+
+def _said(line: str) -> str:
+    match = _SAID_RE.match(line)
+    return match["text"] if match is not None else line
+
+
+def _select(
+    pins: Sequence[str], pool: Sequence[str], blocked: Sequence[str], num: int
+) -> list[str]:
+    """Pins, then the pool in order: no blocked keyword, no repeat, no phrase around a shown word
+    ("cat drinking" after "cat")."""
+    chosen = dedupe(pins)
+    covered = {stem(w) for k in chosen for w in k.split()}
+    for keyword in pool:
+        if len(chosen) >= num:
+            break
+        if is_blocked(keyword, blocked):
+            continue
+        stems = {stem(w) for w in keyword.split()}
+        if stems <= covered or (len(stems) > 1 and stems & covered):
+            continue
+        chosen.append(keyword)
+        covered |= stems
+    return chosen[:num]
 
 
 class TargetKeywordExtractor:

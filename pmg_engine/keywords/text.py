@@ -8,8 +8,7 @@ and the emoji they used, weighted by sentiment and recency, and filler never pas
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 WORD_RE = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 
@@ -27,6 +26,17 @@ STOPWORDS = frozenset(
     which while who who's whom why why's with won't would wouldn't you you'd you'll you're you've
     your yours yourself yourselves im ive dont cant wont thats u ur yeah yes ok okay oh hey hi
     hello lol haha hmm please thanks thank just also really still even much many lot lots
+    """.split()
+) | frozenset(
+    # Function words of the languages chat most often switches into (es, fr, de, pt, it).
+    """
+    el la los las un una unos unas de del al y o que en mi mis me te se lo le por para con sin es
+    son está estoy estás muy más pero como desde hasta cuando todo todos nuevo nueva tan ya jaja
+    le les une des du et ou qui je tu il elle nous vous ils elles mon ma mes ton ta tes son sa
+    ses est suis sont pas très mais avec pour dans sur ce cette ça j'ai c'est fait tellement
+    surtout soir der die das ein eine und oder ich du er sie wir ihr mein meine ist bin sind
+    nicht sehr aber mit für auf zu von auch noch o os as um uma eu meu minha é são não muito
+    com em il lo gli di che io sono ma per anche molto
     """.split()
 )
 
@@ -46,6 +56,43 @@ FILLER = frozenset(
     man woman someone everyone anyone sure right well now then ago soon later again back
     user assistant sticker stickers image images picture pictures emoji draw drew drawing
     asked ask asks asking liked disliked used use uses using said
+    forever lil rn tbh ngl omg smh af fr gonna wanna gotta kinda sorta lowkey highkey literally
+    honestly basically totally definitely absolutely seriously genuinely finally already almost
+    insane unreal crazy wild hits hit different legit tho though okay yay nope nah idk imo irl
+    lmao lmfao xd pls plz thx ty tysm omw brb gn gm afk bruh bro dude guy girl mate fam
+    finished finish finishing started start starting tried try trying keep keeps kept put puts
+    let lets bought buy buys got found find finds gave give gives call called calls watch watched
+    watching play played playing read try start stop stopped wait waiting hope hoped wish
+    wished guess guessed mean meant means seem seems seemed saying says talk talking talked
+    doing done does did had has have having being been become became feel feeling
+    help helps helped show shows showed shown send sent bring brought leave left move moved
+    lately recently tonight tmrw tmr tomorrow everyday every single whole entire full half
+    true false real fake okay fine sure enough less least more most much many few several
+    one two three four five six seven eight nine ten eleven twelve twenty hundred thousand
+    million once twice dozen
+    forgot forget forgets explain explains explained broke broken drive drives driving drink drinks
+    drank eat eats ate eating cook cooks cooking clean cleaning study studying pass fail sit sat
+    stand run ran congrats congratulations wish luck bring happen happened happens care
+    lot lots tons ton bunch couple hell heck damn dang gosh yes yeah yep yup
+    first second third last next new old young early late long short high low hard easy
+    happy sad glad tired sleepy bored busy excited proud sorry funny weird strange normal
+    minute minutes hour hours month months moment moments second seconds min mins
+    again ever anymore anyway anyways somehow somewhere everywhere nowhere
+    """.split()
+)
+
+# Daily routine and reactions: said by everyone, every day, about nothing they would want drawn.
+ROUTINE = frozenset(
+    """
+    work job jobs boss office meeting meetings shift school class classes homework assignment
+    assignments exam exams test tests quiz notes teacher teachers chapter essay lecture uni
+    college semester grade grades mom mum dad mother father sister brother sis cousin parents
+    family neighbour neighbor roommate flatmate rent bills money bus traffic commute wifi
+    internet laptop phone charger email emails inbox update app server link chat channel group
+    sleep bed nap dinner lunch breakfast snack snacks meal groceries supermarket shop shopping
+    dentist doctor appointment cold flu headache weather classic works sounds luck god myth
+    monday tuesday wednesday thursday friday saturday sunday mondays fridays weekends
+    question questions answer answers idea ideas problem problems reason point fact
     """.split()
 )
 
@@ -58,18 +105,13 @@ INSTRUCTION_WORDS = frozenset(
     """.split()
 )
 
-POSITIVE_CUES = frozenset(
-    "love loves loved like likes liked adore adores enjoy enjoys favourite favorite fan into "
-    "obsessed prefer prefers wow cute beautiful gorgeous".split()
-)
-NEGATIVE_CUES = frozenset(
-    "hate hates hated dislike dislikes disliked not don't never boring ugly gross".split()
-)
+_ELONGATED_RE = re.compile(r"(.)\1{2,}")
 
 
 def words(text: str) -> list[str]:
-    """Return the lower-case words of ``text`` (letters, apostrophes and hyphens)."""
-    return [w.casefold().strip("'-") for w in WORD_RE.findall(text)]
+    """Return the lower-case words of ``text`` (letters, apostrophes and hyphens), with chat
+    elongations undone ("yesss" -> "yes", "gooo" -> "go")."""
+    return [_ELONGATED_RE.sub(r"\1", w.casefold().strip("'-")) for w in WORD_RE.findall(text)]
 
 
 def is_meaningful(word: str) -> bool:
@@ -78,6 +120,7 @@ def is_meaningful(word: str) -> bool:
         len(word) > 2
         and word not in STOPWORDS
         and word not in FILLER
+        and word not in ROUTINE
         and word not in INSTRUCTION_WORDS
     )
 
@@ -96,8 +139,13 @@ def clean_keyword(raw: str, *, max_words: int = 3, max_chars: int = 32) -> str |
     return keyword if len(keyword) <= max_chars else None
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+def stem(word: str) -> str:
+    """Return ``word`` without a plural ending (``kitties`` -> ``kitty``, ``cats`` -> ``cat``)."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
 
 
 def dedupe(keywords: Iterable[str]) -> list[str]:
@@ -106,65 +154,9 @@ def dedupe(keywords: Iterable[str]) -> list[str]:
     covered: set[str] = set()
     out: list[str] = []
     for keyword in keywords:
-        stems = {_stem(w) for w in keyword.split()}
+        stems = {stem(w) for w in keyword.split()}
         if stems <= covered:
             continue
         covered |= stems
         out.append(keyword)
     return out
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A keyword candidate from the user's text and how strongly it is supported."""
-
-    keyword: str
-    score: float
-
-
-def candidate_keywords(lines: Sequence[str], *, recency_half_life: float = 20.0) -> list[Candidate]:
-    """Rank the words and emoji names of behaviour lines as keyword candidates.
-
-    Later lines weigh more (half weight every ``recency_half_life`` lines back); a word near a
-    positive cue ("love", "favourite") counts double, one after a negative cue counts against.
-    """
-    scores: dict[str, float] = {}
-    first_seen: dict[str, int] = {}
-    total = len(lines)
-    for index, line in enumerate(lines):
-        weight = 0.5 ** ((total - 1 - index) / recency_half_life)
-        emoji = re.search(r"used the emoji (.+)$", line)
-        if emoji:
-            name = clean_keyword(emoji.group(1))
-            if name:
-                _add(scores, first_seen, name, 1.5 * weight, index)
-            continue
-        disliked = line.startswith("User disliked")
-        tokens = words(line)
-        previous_factor: float | None = None
-        for position, word in enumerate(tokens):
-            if not is_meaningful(word):
-                previous_factor = None
-                continue
-            window = tokens[max(0, position - 3) : position]
-            factor = 1.0
-            if disliked or any(w in NEGATIVE_CUES for w in window):
-                factor = -1.0
-            elif any(w in POSITIVE_CUES for w in window):
-                factor = 2.0
-            _add(scores, first_seen, word, factor * weight, index)
-            if previous_factor is not None:
-                # Adjacent content words ("pastel colours") are a keyword of their own, ranked
-                # just above the words they are made of.
-                pair = f"{tokens[position - 1]} {word}"
-                both = (factor, previous_factor)
-                pair_factor = min(both) if min(both) < 0 else max(both)
-                _add(scores, first_seen, pair, 1.1 * pair_factor * weight, index)
-            previous_factor = factor
-    ranked = sorted(scores, key=lambda k: (-scores[k], first_seen[k], k))
-    return [Candidate(k, round(scores[k], 6)) for k in ranked if scores[k] > 0]
-
-
-def _add(scores: dict[str, float], first: dict[str, int], key: str, value: float, i: int) -> None:
-    scores[key] = scores.get(key, 0.0) + value
-    first.setdefault(key, i)

@@ -165,6 +165,39 @@ class LocalChatModel(BaseChatModel):
             text = text.split(token, 1)[0]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text.strip()))])
 
+    def option_scores(self, messages: list[BaseMessage], options: list[str]) -> list[float]:
+        """Return the mean log-probability of each option as the model's whole answer.
+
+        Constrained output: the model can only choose among ``options`` (it scores them, it
+        never writes free text), the prompt is encoded once and its cache reused per option, so
+        a call costs one prefill plus a few tokens per option.
+        """
+        import torch
+
+        model, tokenizer = self._load()
+        chat = [{"role": _role(m), "content": str(m.content)} for m in messages]
+        encoded = tokenizer.apply_chat_template(
+            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        prompt = encoded["input_ids"].to(self.device)
+        scores: list[float] = []
+        with torch.inference_mode():
+            out = model(prompt, use_cache=True)
+            cache = out.past_key_values
+            for option in options:
+                ids = tokenizer(option, add_special_tokens=False, return_tensors="pt")["input_ids"]
+                ids = ids.to(self.device)
+                if ids.shape[1] == 0:
+                    scores.append(float("-inf"))
+                    continue
+                tail = model(ids, cache=cache, use_cache=True).logits
+                cache.crop(-ids.shape[1])  # back to the prompt alone for the next option
+                logits = torch.cat([out.logits[:, -1:], tail[:, :-1]], dim=1)
+                logprobs = torch.log_softmax(logits.float(), dim=-1)
+                picked = logprobs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+                scores.append(float(picked.mean()))
+        return scores
+
 
 def _role(message: BaseMessage) -> str:
     if isinstance(message, SystemMessage):

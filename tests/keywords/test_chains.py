@@ -72,13 +72,15 @@ def test_previous_keywords_survive_when_nothing_new_mentions_them() -> None:
 
 
 def test_injection_neither_steers_nor_leaks() -> None:
-    """An injected instruction stays inside the data block and nothing of the prompt leaks."""
+    """An injected instruction never reaches the model and nothing of the prompt leaks."""
     lines = [*LINES, *history(INJECTION)]
     obeying = RecordingChatModel(responses=[PREFERENCE_SYSTEM + "\n1. system prompt\n2. ignore"])
     result = PreferenceKeywordExtractor(obeying, num_keywords=8).extract(lines=lines)
     system, *_, human = obeying.calls[0]
     assert system.content == PREFERENCE_SYSTEM.format(num_keywords=8)
-    assert INJECTION in str(human.content)
+    # The injected line is dropped from learning: the model never even sees it.
+    assert INJECTION not in str(human.content)
+    assert "watercolor" in str(human.content)
     assert INJECTION not in str(system.content)
     leaked = {"system", "prompt", "ignore", "instructions", "previous", "output"}
     for keyword in result.keywords:
@@ -96,10 +98,11 @@ def test_braces_in_user_text_do_not_break_the_template() -> None:
 
 
 def test_sticker_requests_feed_preferences() -> None:
-    """A requested sticker's words are candidates like chat words."""
+    """A requested sticker's subjects are candidates, one word each."""
     lines = [sticker_request_event("a pixel art dragon").text]
     result = PreferenceKeywordExtractor(None, num_keywords=3).extract(lines=lines)
-    assert "pixel art" in result.keywords
+    assert {"pixel", "dragon"} <= set(result.keywords)
+    assert "pixel art dragon" not in result.keywords
 
 
 def test_target_from_request_with_and_without_model() -> None:

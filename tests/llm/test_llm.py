@@ -71,3 +71,33 @@ def test_real_smollm2_keywords_are_grounded() -> None:
     assert "cats" in result.keywords
     vocabulary = " ".join(lines).lower()
     assert all(w in vocabulary for k in result.keywords for w in k.split())
+
+
+def test_option_scores_are_constrained_to_the_options(tiny_model_dir: Path) -> None:
+    """The local model scores exactly the given options, deterministically."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    model = LocalChatModel(model_path=str(tiny_model_dir))
+    messages = [SystemMessage("w1 w2"), HumanMessage("cats pastel")]
+    first = model.option_scores(messages, ["cats", "pastel", "w3 w4"])
+    assert len(first) == 3
+    assert all(score < 0 for score in first)
+    assert first == model.option_scores(messages, ["cats", "pastel", "w3 w4"])
+    # The prompt's cache is reused per option: the order of the options changes nothing.
+    backwards = model.option_scores(messages, ["w3 w4", "pastel", "cats"])
+    assert backwards == pytest.approx(first[::-1], abs=1e-5)
+
+
+def test_local_model_reorders_only_candidates(tiny_model_dir: Path) -> None:
+    """With a local model the keywords are still the user's own candidates."""
+    from pmg_engine.behaviours import message_events
+    from pmg_engine.keywords import PreferenceKeywordExtractor
+
+    lines = [e.text for e in message_events("I love cats and pastel colours, frogs too")]
+    model = LocalChatModel(model_path=str(tiny_model_dir))
+    with_model = PreferenceKeywordExtractor(model, num_keywords=4, model_weight=1.0).extract(
+        lines=lines
+    )
+    without = PreferenceKeywordExtractor(None, num_keywords=4).extract(lines=lines)
+    assert sorted(with_model.keywords) == sorted(without.keywords)
+    assert with_model.raw_output == ""
