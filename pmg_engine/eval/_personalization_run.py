@@ -31,6 +31,7 @@ def run(ctx: click.Context, **kw: Any) -> PersonalizationReport:
     from pmg_engine.generators import GeneratorSpec, load_generator
     from pmg_engine.implicit import PooledEncoderEmbedder, SoftPromptEmbedder
     from pmg_engine.keywords import PreferenceKeywordExtractor
+    from pmg_engine.keywords.merge import MiniLMPhraseEncoder, SynonymMerger
     from pmg_engine.llm.local import SMOLLM2_FOLDER
     from pmg_engine.models.scorer import load_scorer
     from pmg_engine.runtime import (
@@ -76,7 +77,13 @@ def run(ctx: click.Context, **kw: Any) -> PersonalizationReport:
         from pmg_engine.llm import build_chat_model
 
         llm = build_chat_model(settings.llm, models_dir=settings.storage.models_dir)
-    keywords = PreferenceKeywordExtractor(llm, num_keywords=settings.llm.num_keywords)
+    # The product's extractor: the same blocklist and synonym merge as the runtime's.
+    keywords = PreferenceKeywordExtractor(
+        llm,
+        num_keywords=settings.llm.num_keywords,
+        blocked_terms=settings.discord.prompt_blocklist,
+        merger=SynonymMerger(MiniLMPhraseEncoder()),
+    )
     # 3. The run, progress on stderr so stdout holds the figures alone.
     options = EvalOptions(
         num_inference_steps=kw["steps"],
