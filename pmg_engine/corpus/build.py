@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pmg_engine.corpus.captions import Concept, load_concepts
+from pmg_engine.corpus.fingerprint import corpus_fingerprint
 from pmg_engine.corpus.manifest import MANIFEST_NAME, CorpusItem, write_json_atomic, write_manifest
 from pmg_engine.corpus.packages import EMOJIBASE, NpmPackage, check_license, fetch_package
 from pmg_engine.corpus.sources import (
@@ -57,6 +58,7 @@ class CorpusSummary:
     rendered: int = 0
     reused: int = 0
     missing: dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""
 
 
 def _check_styles(sources: Sequence[SourceSet], allow_missing: Collection[str]) -> None:
@@ -209,8 +211,10 @@ def build_corpus(
         rendered=statuses["rendered"],
         reused=statuses["reused"],
         missing=dict(sorted(missing.items())),
+        fingerprint=corpus_fingerprint(out_dir),
     )
     record = {
+        "fingerprint": summary.fingerprint,
         "items": summary.items,
         "by_style": summary.by_style,
         "by_split": summary.by_split,

@@ -90,6 +90,7 @@ def build(
         click.echo(f"  {style:<22} {count:>6}  ({summary.sources[style]})")
     click.echo("  splits: " + ", ".join(f"{k} {v}" for k, v in summary.by_split.items()))
     click.echo(f"  rendered {summary.rendered}, reused {summary.reused}")
+    click.echo(f"  fingerprint {summary.fingerprint} (ids, captions, splits and 64 px pixels)")
     if summary.missing:
         click.echo("  not drawable: " + ", ".join(f"{k} {v}" for k, v in summary.missing.items()))
     if summary.skipped_styles:
