@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+from pmg_engine.corpus.packages import DEFAULT_CACHE_DIR
 from pmg_engine.corpus.sources import DEFAULT_SOURCE_SETS, styles_of
 
 
@@ -30,7 +31,7 @@ def data_group() -> None:
     "--cache",
     "cache_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/cache/sources"),
+    default=DEFAULT_CACHE_DIR,
     show_default=True,
     help="Folder for the fetched npm packages.",
 )
