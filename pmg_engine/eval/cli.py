@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -188,6 +188,10 @@ def models(
     identity = run_identity(eval_set, corpus_dir)
     for line in identity.lines():
         click.echo(line)
+    if earlier is not None and compare_to is not None:
+        # Refused now, not after minutes of generation: the figures could not be compared.
+        planned = {**identity.to_json(), "settings": asdict(settings)}
+        _check_comparable(earlier, planned, compare_to, json_out)
     # 3. Load the corpus and the models once.
     loaded = _load(corpus_dir, *folders, device=device)
     # 4. Evaluate, printing progress on stderr so the figures alone go to stdout.
@@ -290,7 +294,7 @@ def _read_result(path: Path) -> dict[str, Any]:
     return data
 
 
-def _echo_comparison(
+def _check_comparable(
     first: dict[str, Any], second: dict[str, Any], first_name: Path, second_name: Path
 ) -> None:
     from pmg_engine.eval.evalset import NotComparableError, check_comparable
@@ -299,6 +303,12 @@ def _echo_comparison(
         check_comparable(first, second)
     except NotComparableError as error:
         raise click.ClickException(f"{first_name} and {second_name}: {error}") from error
+
+
+def _echo_comparison(
+    first: dict[str, Any], second: dict[str, Any], first_name: Path, second_name: Path
+) -> None:
+    _check_comparable(first, second, first_name, second_name)
     click.echo(f"compared: {first_name} -> {second_name}")
     for name in sorted(set(first["figures"]) | set(second["figures"])):
         a, b = first["figures"].get(name), second["figures"].get(name)

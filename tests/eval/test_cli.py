@@ -112,7 +112,7 @@ def test_writes_to_data_by_default_and_to_docs_only_when_asked(
 def test_compare_refuses_another_set_version(
     folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, tmp_path: Path
 ) -> None:
-    """A run compares with an earlier one of its set; a result of another version is refused."""
+    """A run compares with an earlier one of its set; another version is refused, before a run."""
     first = CliRunner().invoke(eval_group, _args(folders, corpus_dir, eval_set_path, tmp_path))
     assert first.exit_code == 0, first.output
     earlier = tmp_path / "earlier.json"
@@ -131,6 +131,13 @@ def test_compare_refuses_another_set_version(
     assert refused.exit_code == 1
     assert "different evaluation set versions (2 and 1)" in refused.output
     assert "+0.0000" not in refused.output
+    out = tmp_path / "late"
+    before = CliRunner().invoke(
+        eval_group, [*_args(folders, corpus_dir, eval_set_path, out), "--compare-to", str(earlier)]
+    )
+    assert before.exit_code == 1
+    assert "different evaluation set versions (2 and 1)" in before.output
+    assert not out.exists()  # refused before generating anything
 
 
 def test_corpus_without_a_style_is_refused(
