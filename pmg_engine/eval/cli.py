@@ -213,8 +213,8 @@ def models(
         click.echo(line)
     report.timings["total"] = time.perf_counter() - started
     data = {**identity.to_json(), **report.to_json()}
-    data["models"] = {"generator": str(folders[0]), "scorer": str(folders[1])}
-    data["models"]["reference"] = str(folders[2])
+    names = ("generator", "scorer", "reference")
+    data["models"] = {name: _shown(folder) for name, folder in zip(names, folders, strict=True)}
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"grid: {grid_path}; figures: {json_out}; took {report.timings['total']:.0f} s")
@@ -316,6 +316,14 @@ def _echo_comparison(
             click.echo(f"{name}: {a} -> {b}")
         else:
             click.echo(f"{name}: {a:.4f} -> {b:.4f} ({b - a:+.4f})")
+
+
+def _shown(folder: Path) -> str:
+    """Return ``folder`` relative to the working directory when inside it, so results travel."""
+    try:
+        return folder.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 def _resolve(generator: str, scorer: str, reference: str) -> tuple[Path, Path, Path]:
