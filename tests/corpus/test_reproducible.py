@@ -20,6 +20,8 @@ from pmg_engine.corpus.sources import DEFAULT_SOURCE_SETS, styles_of
 
 LIMIT = 12
 EXPECTED = Path(__file__).with_name("expected_first_concepts.json")
+# The repository's own package cache, wherever pytest is started from.
+CACHE = Path(__file__).resolve().parents[2] / DEFAULT_CACHE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[ItemPrint
     prints = []
     for workers in (1, 2):
         out = tmp_path_factory.mktemp(f"corpus-{workers}")
-        build_corpus(out_dir=out, cache_dir=DEFAULT_CACHE_DIR, workers=workers, limit=LIMIT)
+        build_corpus(out_dir=out, cache_dir=CACHE, workers=workers, limit=LIMIT)
         prints.append(item_prints(out))
     return tuple(prints)
 
