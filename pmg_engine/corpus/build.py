@@ -10,15 +10,24 @@ import json
 import logging
 import multiprocessing
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pmg_engine.corpus.captions import Concept, load_concepts
+from pmg_engine.corpus.fingerprint import corpus_fingerprint
 from pmg_engine.corpus.manifest import MANIFEST_NAME, CorpusItem, write_json_atomic, write_manifest
 from pmg_engine.corpus.packages import EMOJIBASE, NpmPackage, check_license, fetch_package
-from pmg_engine.corpus.sources import DEFAULT_SOURCE_SETS, ResolvedSet, SourceSet, resolve_set
+from pmg_engine.corpus.sources import (
+    DEFAULT_SOURCE_SETS,
+    MissingStyleError,
+    ResolvedSet,
+    SourceSet,
+    check_font,
+    resolve_set,
+    styles_of,
+)
 from pmg_engine.corpus.split import SPLITS, item_split
 from pmg_engine.errors import PMGError
 
@@ -33,7 +42,7 @@ SUMMARY_NAME = "summary.json"
 
 
 class CorpusSourceError(PMGError):
-    """A package the corpus cannot do without (emojibase) could not be fetched."""
+    """A package the corpus cannot do without (emojibase, or a style not allowed to be missing)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,21 @@ class CorpusSummary:
     rendered: int = 0
     reused: int = 0
     missing: dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""
+
+
+def _check_styles(sources: Sequence[SourceSet], allow_missing: Collection[str]) -> None:
+    styles = styles_of(sources)
+    unknown = sorted(set(allow_missing) - set(styles))
+    if unknown:
+        raise ValueError(f"allow_missing names styles {unknown} that are not among {styles}")
+    # Fonts first: checking a file is instant, fetching the packages takes minutes.
+    for source in sources:
+        if source.style not in allow_missing:
+            try:
+                check_font(source)
+            except MissingStyleError as error:
+                raise CorpusSourceError(str(error)) from error
 
 
 def _check_inputs(sizes: tuple[int, ...], workers: int, limit: int | None) -> None:
@@ -91,15 +115,20 @@ def build_corpus(
     limit: int | None = None,
     sources: Sequence[SourceSet] = DEFAULT_SOURCE_SETS,
     emojibase: NpmPackage = EMOJIBASE,
+    allow_missing: Collection[str] = (),
 ) -> CorpusSummary:
-    """Render every available set into ``out_dir`` and write ``manifest.jsonl`` beside them.
+    """Render every set of ``sources`` into ``out_dir`` and write ``manifest.jsonl`` beside them.
 
-    Renders already present for the same set version and render version are reused; the
-    manifest and ``summary.json`` are byte-identical for identical inputs.
+    A set that cannot be obtained stops the build with ``CorpusSourceError`` (one sentence
+    naming the fix) unless its style is in ``allow_missing``: a build never quietly drops a
+    style, which would change the splits and every figure measured on them. Renders already
+    present for the same set version and render version are reused; the manifest and
+    ``summary.json`` are byte-identical for identical inputs.
     """
     from pmg_engine.corpus.render import RenderJob
 
     _check_inputs(sizes, workers, limit)
+    _check_styles(sources, allow_missing)
     # 1. Concepts, captions and groups from emojibase; without them nothing can be named.
     emojibase_dir = fetch_package(emojibase, cache_dir)
     if emojibase_dir is None or not check_license(emojibase, emojibase_dir):
@@ -113,8 +142,12 @@ def build_corpus(
     resolved: list[ResolvedSet] = []
     skipped: list[str] = []
     for source in sources:
-        found = resolve_set(source, cache_dir=cache_dir, glyphs=glyphs)
-        if found is None:
+        try:
+            found = resolve_set(source, cache_dir=cache_dir, glyphs=glyphs)
+        except MissingStyleError as error:
+            if source.style not in allow_missing:
+                raise CorpusSourceError(str(error)) from error
+            logger.warning("building without style %s, as allowed: %s", source.style, error)
             skipped.append(source.style)
             continue
         logger.info("style %s: %d of %d concepts", source.style, len(found.artworks), len(glyphs))
@@ -178,8 +211,10 @@ def build_corpus(
         rendered=statuses["rendered"],
         reused=statuses["reused"],
         missing=dict(sorted(missing.items())),
+        fingerprint=corpus_fingerprint(out_dir),
     )
     record = {
+        "fingerprint": summary.fingerprint,
         "items": summary.items,
         "by_style": summary.by_style,
         "by_split": summary.by_split,

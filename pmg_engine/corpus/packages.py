@@ -21,6 +21,8 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 NPM_TIMEOUT_S = 600
+# Where `pmg data build` keeps the fetched packages (gitignored), reused by every later build.
+DEFAULT_CACHE_DIR = Path("data/cache/sources")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,12 @@ from pmg_engine.corpus.packages import (
     fetch_package,
     package_dir,
 )
-
-logger = logging.getLogger(__name__)
+from pmg_engine.errors import PMGError
 
 NOTO_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+# scripts/setup.sh runs this where it can (root and apt-get); DESIGN.md section 5 lists the
+# registries a machine may reach, and Debian is one of them.
+NOTO_INSTALL = "apt-get install -y fonts-noto-color-emoji"
 
 SourceKind = Literal["svg-dir", "iconify", "font"]
 
@@ -41,6 +42,16 @@ class SourceSet:
     # Iconify's full-colour Fluent set ships an empty chars.json; the flat set's applies.
     chars_package: NpmPackage | None = None
     font_path: Path | None = None
+    # The command that makes a missing font available, named when a build stops without it.
+    install_hint: str = ""
+
+
+class MissingStyleError(PMGError):
+    """A style of the corpus cannot be built on this machine; the message says how to fix it."""
+
+    def __init__(self, style: str, message: str) -> None:
+        super().__init__(message)
+        self.style = style
 
 
 @dataclass(frozen=True)
@@ -72,8 +83,39 @@ DEFAULT_SOURCE_SETS = (
     ),
     SourceSet(style="fluent-flat", kind="iconify", package=FLUENT_FLAT),
     SourceSet(style="fluent-high-contrast", kind="iconify", package=FLUENT_HIGH_CONTRAST),
-    SourceSet(style="noto", kind="font", font_path=NOTO_FONT),
+    SourceSet(style="noto", kind="font", font_path=NOTO_FONT, install_hint=NOTO_INSTALL),
 )
+
+
+def _allow_hint(style: str) -> str:
+    return f"or pass --allow-missing-style {style} to build a corpus without it"
+
+
+def check_font(source: SourceSet) -> Path | None:
+    """Return the font file of a font set; raise ``MissingStyleError`` if it is not installed.
+
+    Returns ``None`` for other kinds of sets. Cheap, so a build calls it before fetching
+    hundreds of megabytes of packages.
+    """
+    if source.kind != "font":
+        return None
+    if source.font_path is not None and source.font_path.is_file():
+        return source.font_path
+    fix = f"`{source.install_hint}` as root installs it, " if source.install_hint else ""
+    raise MissingStyleError(
+        source.style,
+        f"style {source.style} needs the font file {source.font_path}, which is not installed: "
+        f"{fix}{_allow_hint(source.style)}.",
+    )
+
+
+def _unavailable(source: SourceSet, package: NpmPackage, cache_dir: Path) -> MissingStyleError:
+    return MissingStyleError(
+        source.style,
+        f"style {source.style} needs the npm package {package.spec}, which could not be fetched "
+        f"into {cache_dir} (the log above says why): check that `npm pack {package.spec}` "
+        f"works, {_allow_hint(source.style)}.",
+    )
 
 
 def _svg_dir_artworks(folder: Path, wanted: set[str]) -> dict[str, Artwork]:
@@ -132,32 +174,26 @@ def _font_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def resolve_set(
-    source: SourceSet, *, cache_dir: Path, glyphs: dict[str, str]
-) -> ResolvedSet | None:
+def resolve_set(source: SourceSet, *, cache_dir: Path, glyphs: dict[str, str]) -> ResolvedSet:
     """Fetch ``source`` and return its artwork for the concepts in ``glyphs`` (key -> emoji).
 
-    Returns ``None``, after a log line saying why, when the set cannot be obtained.
+    Raises ``MissingStyleError``, whose one sentence names the fix, when the set cannot be
+    obtained; the build decides whether a missing style stops it.
     """
     wanted = set(glyphs)
     if source.kind == "font":
-        if source.font_path is None or not source.font_path.is_file():
-            logger.warning(
-                "skipping style %s: font file %s is not installed", source.style, source.font_path
-            )
-            return None
-        font = str(source.font_path)
+        font_path = check_font(source)
+        if font_path is None:
+            raise ValueError(f"source set {source.style!r} of kind font has no font file")
+        font = str(font_path)
         artworks = {key: Artwork(font_path=font, glyph_text=glyphs[key]) for key in sorted(wanted)}
-        digest = _font_digest(source.font_path)
-        return ResolvedSet(source, f"{source.font_path.name}@{digest}", f"font-{digest}", artworks)
+        digest = _font_digest(font_path)
+        return ResolvedSet(source, f"{font_path.name}@{digest}", f"font-{digest}", artworks)
     if source.package is None:
         raise ValueError(f"source set {source.style!r} of kind {source.kind!r} needs a package")
     folder = fetch_package(source.package, cache_dir)
     if folder is None or not check_license(source.package, folder):
-        logger.warning(
-            "skipping style %s: package %s is unavailable", source.style, source.package.spec
-        )
-        return None
+        raise _unavailable(source, source.package, cache_dir)
     if source.kind == "svg-dir":
         artworks = _svg_dir_artworks(folder / source.subdir, wanted)
     else:
@@ -165,8 +201,7 @@ def resolve_set(
         if source.chars_package is not None:
             chars_folder = package_dir(source.chars_package, cache_dir)
             if fetch_package(source.chars_package, cache_dir) is None:
-                logger.warning("skipping style %s: its codepoint map is unavailable", source.style)
-                return None
+                raise _unavailable(source, source.chars_package, cache_dir)
         artworks = _iconify_artworks(folder, chars_folder, wanted)
     return ResolvedSet(source, source.package.spec, source.package.folder_name, artworks)
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import torch
 
 from pmg_engine.conditioning import Conditioning, ConditionWeights, build_conditioning_grid
-from pmg_engine.eval._prompts import PromptCase
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from pmg_engine.eval._run import EvalSettings
+    from pmg_engine.eval.evalset import EvalPrompt
     from pmg_engine.generators.base import ImageGenerator
 
 
@@ -53,19 +53,19 @@ def batch_conditioning(generator: ImageGenerator, prompts: Sequence[str]) -> Con
 
 def generate(
     generator: ImageGenerator,
-    cases: Sequence[PromptCase],
+    cases: Sequence[EvalPrompt],
     settings: EvalSettings,
     *,
     references: Sequence[Image.Image] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[Image.Image]:
-    """Generate one image per prompt in batches; prompt ``i`` always gets seed ``seed + i``."""
+    """Generate one image per prompt in batches, each with its set seed plus ``settings.seed``."""
     images: list[Image.Image] = []
     for start in range(0, len(cases), settings.batch_size):
         batch = cases[start : start + settings.batch_size]
         images += generator.generate(
             batch_conditioning(generator, [case.prompt for case in batch]),
-            seeds=[settings.seed + start + i for i in range(len(batch))],
+            seeds=[settings.seed + case.seed for case in batch],
             num_inference_steps=settings.num_inference_steps,
             guidance_scale=settings.guidance_scale,
             init_images=None if references is None else references[start : start + len(batch)],

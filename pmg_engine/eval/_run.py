@@ -1,4 +1,4 @@
-"""Run the evaluation of issue 6: scorer retrieval, then generation in both modes, ranked."""
+"""Run the model evaluation on the fixed set: scorer retrieval, then generation in both modes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 
 from pmg_engine.corpus.manifest import CorpusItem
 from pmg_engine.eval._generate import generate
-from pmg_engine.eval._prompts import NUM_DISTRACTORS, PromptCase, choose_cases
+from pmg_engine.eval._prompts import NUM_DISTRACTORS, NUM_PROMPTS
+from pmg_engine.eval.evalset import EvalPrompt, EvalSet, resolve_items
 from pmg_engine.eval.metrics import match_rate, retrieval
 from pmg_engine.eval.samples import load_images, save_grid
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from pmg_engine.generators.base import ImageGenerator
     from pmg_engine.reference import ReferenceIndex
 
-# Concepts seen in training in other styles: retrieval must work across styles (issue 6).
-SCORER_SPLIT = "style-heldout"
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -54,7 +53,7 @@ class EvalScorer(Protocol):
 class EvalSettings:
     """Knobs of one evaluation run; the defaults are the reported configuration."""
 
-    prompts: int = 200
+    prompts: int = NUM_PROMPTS
     num_inference_steps: int = 20
     guidance_scale: float = 5.0
     strength: float = 0.6
@@ -130,13 +129,20 @@ def scorer_figures(
     items: Sequence[CorpusItem],
     images: Sequence[Image.Image],
     *,
+    captions: Sequence[str] | None = None,
     batch_size: int = 128,
 ) -> dict[str, float]:
-    """Text-to-image retrieval among all ``images`` by each item's caption; style accuracy."""
+    """Text-to-image retrieval among all ``images`` by each caption; style accuracy.
+
+    ``captions`` default to the items'; the evaluation passes the set's stored captions.
+    """
     if len(items) != len(images) or not items:
         raise ValueError(f"got {len(items)} items for {len(images)} images; need one each")
+    texts = [item.caption for item in items] if captions is None else list(captions)
+    if len(texts) != len(items):
+        raise ValueError(f"got {len(texts)} captions for {len(items)} items; need one each")
     image_vectors = embed_images(scorer, images, batch_size)
-    text_vectors = scorer.embed_texts([item.caption for item in items]).float().cpu().numpy()
+    text_vectors = scorer.embed_texts(texts).float().cpu().numpy()
     found = retrieval(text_vectors @ image_vectors.T, range(len(items)), ks=(1, 5))
     styles = classify(scorer, images, batch_size)
     return {
@@ -148,7 +154,7 @@ def scorer_figures(
 
 def prompt_figures(
     scorer: EvalScorer,
-    cases: Sequence[PromptCase],
+    cases: Sequence[EvalPrompt],
     images: Sequence[Image.Image],
     *,
     mode: str,
@@ -178,6 +184,7 @@ def evaluate_models(
     *,
     items: Sequence[CorpusItem],
     corpus_dir: Path,
+    eval_set: EvalSet,
     generator: ImageGenerator,
     scorer: EvalScorer,
     reference: ReferenceIndex,
@@ -185,19 +192,30 @@ def evaluate_models(
     settings: EvalSettings | None = None,
     on_progress: ProgressFn | None = None,
 ) -> EvalReport:
-    """Measure the scorer, then the generator text-to-image and reference-guided (issue 6)."""
-    settings = settings or EvalSettings()
+    """Measure the scorer, then the generator text-to-image and reference-guided, on the set."""
+    settings = settings or EvalSettings(num_distractors=eval_set.num_distractors)
     progress = on_progress or (lambda stage, done, total: None)
     report = EvalReport(details={"settings": asdict(settings)})
-    # 1. Validate: the prompt set is fixed before any model runs.
-    cases = choose_cases(items, settings.prompts, num_distractors=settings.num_distractors)
-    held_out = [item for item in items if item.split == SCORER_SPLIT]
-    if not held_out:
-        raise ValueError(f"the corpus has no {SCORER_SPLIT} renderings to evaluate the scorer on")
+    # 1. Validate: the prompts, distractors and held-out renderings come from the set.
+    if settings.prompts > len(eval_set.prompts):
+        raise ValueError(
+            f"prompts {settings.prompts} is more than the {len(eval_set.prompts)} of the "
+            f"evaluation set {eval_set.label}"
+        )
+    if settings.num_distractors != eval_set.num_distractors:
+        raise ValueError(
+            f"the evaluation set {eval_set.label} has {eval_set.num_distractors} distractors per "
+            f"prompt, not {settings.num_distractors}"
+        )
+    cases = list(eval_set.prompts[: settings.prompts])
+    held_out = resolve_items(eval_set, items, eval_set.scorer_ids)
 
-    # 2. Scorer: retrieval among all held-out renderings, style accuracy.
+    # 2. Scorer: retrieval among all held-out renderings by the set's captions, style accuracy.
     started = time.perf_counter()
-    report.figures.update(scorer_figures(scorer, held_out, load_images(corpus_dir, held_out)))
+    captions = [eval_set.captions[item_id] for item_id in eval_set.scorer_ids]
+    report.figures.update(
+        scorer_figures(scorer, held_out, load_images(corpus_dir, held_out), captions=captions)
+    )
     report.timings["scorer"] = time.perf_counter() - started
     progress("scorer", len(held_out), len(held_out))
     report.details["scorer_images"] = len(held_out)
@@ -214,7 +232,7 @@ def evaluate_models(
 
     # 4. Reference-guided: start from the nearest indexed rendering, in the asked style if held.
     started = time.perf_counter()
-    picks = [reference.nearest(case.item.caption, style=case.style)[0] for case in cases]
+    picks = [reference.nearest(case.caption, style=case.style)[0] for case in cases]
     guided = generate(
         generator,
         cases,
@@ -230,11 +248,11 @@ def evaluate_models(
         [p.style for p in picks], [c.style for c in cases]
     )
     report.figures["reference-guided start same concept"] = match_rate(
-        [p.concept for p in picks], [c.item.concept for c in cases]
+        [p.concept for p in picks], [c.concept for c in cases]
     )
     report.details.update(
         prompts=[
-            {"id": c.item.id, "prompt": c.prompt, "reference": p.id}
+            {"id": c.id, "prompt": c.prompt, "seed": c.seed + settings.seed, "reference": p.id}
             for c, p in zip(cases, picks, strict=True)
         ],
         chance={"generator top-1": 1 / (1 + settings.num_distractors)},

@@ -1,12 +1,16 @@
-"""``pmg eval models``: the figures of the offline model pack (issue 6, Evaluate)."""
+"""``pmg eval``: the figures of the offline model pack on the fixed evaluation set.
+
+``models`` measures, ``compare`` sets two results side by side (only when they share the set,
+the corpus and the settings), ``make-set`` draws a new set version from a corpus.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -15,12 +19,18 @@ from pmg_engine.eval.personalization_cli import personalization_command
 
 if TYPE_CHECKING:
     from pmg_engine.corpus.manifest import CorpusItem
+    from pmg_engine.eval.evalset import EvalSet
     from pmg_engine.generators import DiffusersGenerator
     from pmg_engine.generators.base import DeviceName
     from pmg_engine.models.scorer import MiniScorer
     from pmg_engine.reference import ReferenceIndex
 
 _BUILTIN = "builtin"
+# Runs write here; docs/samples/ changes only with --docs, when the docs are meant to change.
+DEFAULT_EVAL_DIR = Path("data/eval")
+DOCS_SAMPLES_DIR = Path("docs/samples")
+GRID_NAME = "generator-grid.png"
+FIGURES_NAME = "eval-models.json"
 
 
 @click.group("eval")
@@ -61,7 +71,19 @@ eval_group.add_command(personalization_command)
     show_default=True,
     help="Corpus folder of `pmg data build` (its held-out renderings are evaluated).",
 )
-@click.option("--prompts", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option(
+    "--eval-set",
+    "eval_set_path",
+    default=_BUILTIN,
+    show_default=True,
+    help="Evaluation set JSON; builtin: the committed pmg_engine/eval/sets/heldout-v1.json.",
+)
+@click.option(
+    "--prompts",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Use only the set's first N prompts (default: all; figures then match no other run).",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--guidance-scale", type=click.FloatRange(min=0), default=5.0, show_default=True)
 @click.option(
@@ -71,7 +93,6 @@ eval_group.add_command(personalization_command)
     show_default=True,
     help="How far reference-guided generation departs from the reference (img2img).",
 )
-@click.option("--distractors", type=click.IntRange(min=1), default=19, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option(
     "--device",
@@ -79,64 +100,110 @@ eval_group.add_command(personalization_command)
     default="auto",
     show_default=True,
 )
-@click.option("--seed", type=click.IntRange(0, 2**62), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**62),
+    default=0,
+    show_default=True,
+    help="Added to each prompt's seed from the set (0: the set's own seeds).",
+)
 @click.option(
     "--grid",
     "grid_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("docs/samples/generator-grid.png"),
+    default=DEFAULT_EVAL_DIR / GRID_NAME,
     show_default=True,
     help="Where to save the 8x8 grid of text-to-image samples.",
 )
 @click.option(
     "--json-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("docs/samples/eval-models.json"),
+    default=DEFAULT_EVAL_DIR / FIGURES_NAME,
     show_default=True,
     help="Where to save all figures, settings, timings and prompts as JSON.",
 )
+@click.option(
+    "--docs",
+    "to_docs",
+    is_flag=True,
+    help=f"Write the grid and the figures into {DOCS_SAMPLES_DIR}/ instead, to update the docs.",
+)
+@click.option(
+    "--compare-to",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="An earlier result JSON: print each figure beside it (refused unless the set, the "
+    "corpus and the settings are the same).",
+)
+@click.pass_context
 def models(
+    ctx: click.Context,
     generator_path: str,
     scorer_path: str,
     reference_path: str,
     corpus_dir: Path,
-    prompts: int,
+    eval_set_path: str,
+    prompts: int | None,
     steps: int,
     guidance_scale: float,
     strength: float,
-    distractors: int,
     batch_size: int,
     device: str,
     seed: int,
     grid_path: Path,
     json_out: Path,
+    to_docs: bool,
+    compare_to: Path | None,
 ) -> None:
-    """Print the scorer's and the generator's figures, one per line; save a sample grid."""
+    """Print the set, the corpus fingerprint, then each figure; save a sample grid and JSON."""
     from pmg_engine.eval._run import EvalSettings, evaluate_models
+    from pmg_engine.eval.evalset import EvalSetError, run_identity
 
     started = time.perf_counter()
+    # 1. Everything is checked before the slow parts load, each failure one sentence.
+    if to_docs:
+        explicit = [
+            name
+            for name in ("grid_path", "json_out")
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if explicit:
+            raise click.UsageError(
+                "--docs sets where the grid and figures go; drop --grid/--json-out"
+            )
+        grid_path, json_out = DOCS_SAMPLES_DIR / GRID_NAME, DOCS_SAMPLES_DIR / FIGURES_NAME
+    eval_set = _load_eval_set(eval_set_path)
+    earlier = _read_result(compare_to) if compare_to is not None else None
     try:
         settings = EvalSettings(
-            prompts=prompts,
+            prompts=len(eval_set.prompts) if prompts is None else prompts,
             num_inference_steps=steps,
             guidance_scale=guidance_scale,
             strength=strength,
             seed=seed,
             batch_size=batch_size,
-            num_distractors=distractors,
+            num_distractors=eval_set.num_distractors,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    # 1. Everything is checked before the slow parts load, each failure one sentence.
     folders = _resolve(generator_path, scorer_path, reference_path)
     _check_inputs(corpus_dir, *folders)
-    # 2. Load the corpus and the models once.
+    # 2. Name the set and the corpus first: figures mean nothing without them.
+    identity = run_identity(eval_set, corpus_dir)
+    for line in identity.lines():
+        click.echo(line)
+    if earlier is not None and compare_to is not None:
+        # Refused now, not after minutes of generation: the figures could not be compared.
+        planned = {**identity.to_json(), "settings": asdict(settings)}
+        _check_comparable(earlier, planned, compare_to, json_out)
+    # 3. Load the corpus and the models once.
     loaded = _load(corpus_dir, *folders, device=device)
-    # 3. Evaluate, printing progress on stderr so the figures alone go to stdout.
+    # 4. Evaluate, printing progress on stderr so the figures alone go to stdout.
     try:
         report = evaluate_models(
             items=loaded.items,
             corpus_dir=corpus_dir,
+            eval_set=eval_set,
             generator=loaded.generator,
             scorer=loaded.scorer,
             reference=loaded.reference,
@@ -144,17 +211,123 @@ def models(
             settings=settings,
             on_progress=lambda stage, done, total: click.echo(f"{stage} {done}/{total}", err=True),
         )
-    except ValueError as error:
+    except (ValueError, EvalSetError) as error:
         raise click.ClickException(str(error)) from error
     for line in report.lines():
         click.echo(line)
     report.timings["total"] = time.perf_counter() - started
-    data = report.to_json()
-    data["models"] = {"generator": str(folders[0]), "scorer": str(folders[1])}
-    data["models"]["reference"] = str(folders[2])
+    data = {**identity.to_json(), **report.to_json()}
+    names = ("generator", "scorer", "reference")
+    data["models"] = {name: _shown(folder) for name, folder in zip(names, folders, strict=True)}
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"grid: {grid_path}; figures: {json_out}; took {report.timings['total']:.0f} s")
+    if earlier is not None and compare_to is not None:
+        _echo_comparison(earlier, data, compare_to, json_out)
+
+
+@eval_group.command("compare")
+@click.argument("first", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("second", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def compare(first: Path, second: Path) -> None:
+    """Print the figures of two results side by side, if they are comparable at all."""
+    _echo_comparison(_read_result(first), _read_result(second), first, second)
+
+
+@eval_group.command("make-set")
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CORPUS_DIR,
+    show_default=True,
+    help="Corpus folder of `pmg data build` to draw the held-out renderings from.",
+)
+@click.option("--version", "set_version", type=click.IntRange(min=1), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the set, e.g. pmg_engine/eval/sets/heldout-v2.json (never overwritten).",
+)
+@click.option("--prompts", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--distractors", type=click.IntRange(min=1), default=19, show_default=True)
+def make_set(corpus_dir: Path, set_version: int, out: Path, prompts: int, distractors: int) -> None:
+    """Draw a new evaluation set version from a corpus (review and commit it by hand)."""
+    from pmg_engine.corpus import load_manifest
+    from pmg_engine.corpus.fingerprint import corpus_fingerprint
+    from pmg_engine.eval._prompts import make_eval_set
+    from pmg_engine.eval.evalset import content_digest, write_eval_set
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; a set version is never rewritten, pick another")
+    manifest = corpus_dir / "manifest.jsonl"
+    if not manifest.is_file():
+        raise click.ClickException(f"no corpus manifest at {manifest}: run `pmg data build`")
+    items = load_manifest(manifest)
+    try:
+        data = make_eval_set(
+            items,
+            version=set_version,
+            made_on_corpus=corpus_fingerprint(corpus_dir, items),
+            prompts=prompts,
+            num_distractors=distractors,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    write_eval_set(out, data)
+    click.echo(f"wrote {out}: version {set_version}, digest {content_digest(data)}")
+
+
+def _load_eval_set(path: str) -> EvalSet:
+    from pmg_engine.eval.evalset import DEFAULT_EVAL_SET, EvalSetError, load_eval_set
+
+    try:
+        return load_eval_set(DEFAULT_EVAL_SET if path == _BUILTIN else Path(path))
+    except EvalSetError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot read the result {path}: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("figures"), dict):
+        raise click.ClickException(f"{path} is not a result of `pmg eval models` (no figures)")
+    return data
+
+
+def _check_comparable(
+    first: dict[str, Any], second: dict[str, Any], first_name: Path, second_name: Path
+) -> None:
+    from pmg_engine.eval.evalset import NotComparableError, check_comparable
+
+    try:
+        check_comparable(first, second)
+    except NotComparableError as error:
+        raise click.ClickException(f"{first_name} and {second_name}: {error}") from error
+
+
+def _echo_comparison(
+    first: dict[str, Any], second: dict[str, Any], first_name: Path, second_name: Path
+) -> None:
+    _check_comparable(first, second, first_name, second_name)
+    click.echo(f"compared: {first_name} -> {second_name}")
+    for name in sorted(set(first["figures"]) | set(second["figures"])):
+        a, b = first["figures"].get(name), second["figures"].get(name)
+        if a is None or b is None:
+            click.echo(f"{name}: {a} -> {b}")
+        else:
+            click.echo(f"{name}: {a:.4f} -> {b:.4f} ({b - a:+.4f})")
+
+
+def _shown(folder: Path) -> str:
+    """Return ``folder`` relative to the working directory when inside it, so results travel."""
+    try:
+        return folder.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 def _resolve(generator: str, scorer: str, reference: str) -> tuple[Path, Path, Path]:

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from pmg_engine.corpus import build_corpus, load_manifest
+from pmg_engine.corpus.build import CorpusSourceError
 from pmg_engine.corpus.packages import EMOJIBASE, FLUENT_FLAT, OPENMOJI, NpmPackage, package_dir
-from pmg_engine.corpus.sources import SourceSet
+from pmg_engine.corpus.sources import NOTO_INSTALL, SourceSet
 
 SIZES = (16, 32)
 RED_DISC = '<circle cx="36" cy="36" r="30" fill="#ff0000"/>'
@@ -199,3 +200,64 @@ def test_rejects_bad_arguments(tmp_path: Path, kwargs: dict[str, object], messag
     with pytest.raises(ValueError, match=message):
         build_corpus(**(arguments | kwargs))  # type: ignore[arg-type]
     assert not (tmp_path / "c").exists()
+
+
+def _missing_font(tmp_path: Path) -> SourceSet:
+    return SourceSet(
+        style="noto", kind="font", font_path=tmp_path / "absent.ttf", install_hint=NOTO_INSTALL
+    )
+
+
+def test_missing_style_stops_the_build_before_any_fetch(tmp_path: Path) -> None:
+    """A style that cannot be built stops the build, naming it, before packages are fetched."""
+    sources = (*SOURCES, _missing_font(tmp_path))
+    with pytest.raises(CorpusSourceError, match="style noto needs the font file") as raised:
+        build_corpus(out_dir=tmp_path / "o", cache_dir=tmp_path / "c", sources=sources)
+    assert "apt-get install -y fonts-noto-color-emoji" in str(raised.value)
+    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "o").exists()
+
+
+def test_allowed_missing_style_is_built_without_and_recorded(tmp_path: Path, cache: Path) -> None:
+    """With ``allow_missing`` the other styles build and the summary names the missing one."""
+    sources = (*SOURCES, _missing_font(tmp_path))
+    summary = build_corpus(
+        out_dir=tmp_path / "o",
+        cache_dir=cache,
+        sizes=SIZES,
+        workers=1,
+        sources=sources,
+        allow_missing=("noto",),
+    )
+    assert summary.skipped_styles == ("noto",)
+    assert summary.by_style == {"fluent-flat": 3, "openmoji": 5}
+    recorded = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert recorded["skipped_styles"] == ["noto"]
+
+
+def test_allow_missing_names_only_known_styles(tmp_path: Path, cache: Path) -> None:
+    """Allowing a style the build does not have is refused, not ignored."""
+    with pytest.raises(ValueError, match="notto"):
+        build_corpus(
+            out_dir=tmp_path / "o", cache_dir=cache, sources=SOURCES, allow_missing=["notto"]
+        )
+
+
+def test_cli_stops_on_a_missing_style_in_one_sentence(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pmg data build` without the font exits 1 with one line; the flag builds without it."""
+    from click.testing import CliRunner
+
+    from pmg_engine.corpus.cli import data_group
+
+    defaults = build_corpus.__kwdefaults__
+    monkeypatch.setitem(defaults, "sources", (*SOURCES, _missing_font(tmp_path)))
+    arguments = ["build", "--out", str(tmp_path / "o"), "--cache", str(cache), "--size", "16"]
+    stopped = CliRunner().invoke(data_group, arguments)
+    assert stopped.exit_code == 1
+    assert stopped.output.startswith("Error: style noto needs the font file")
+    assert len(stopped.output.strip().splitlines()) == 1
+    allowed = CliRunner().invoke(data_group, [*arguments, "--allow-missing-style", "noto"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "built WITHOUT styles: noto" in allowed.output

@@ -20,7 +20,15 @@ from click.testing import CliRunner
 from pmg_engine.corpus.cli import data_group
 from pmg_engine.corpus.packages import NpmPackage, fetch_package
 from pmg_engine.corpus.render import RenderJob, drop_degenerate_gradients, render_master, run_job
-from pmg_engine.corpus.sources import NOTO_FONT, Artwork, SourceSet, iconify_svg, resolve_set
+from pmg_engine.corpus.sources import (
+    NOTO_FONT,
+    NOTO_INSTALL,
+    Artwork,
+    MissingStyleError,
+    SourceSet,
+    iconify_svg,
+    resolve_set,
+)
 
 
 def _tarball(path: Path) -> str:
@@ -76,25 +84,33 @@ def test_fetch_refuses_a_tarball_with_another_digest(
     assert not (tmp_path / "cache" / "fake@1.0.0").exists()
 
 
-def test_unobtainable_set_is_skipped_with_a_log_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_unobtainable_set_names_its_style_package_and_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without npm a set is skipped, and the log names the style and the package."""
+    """Without npm a set cannot be resolved; the sentence names the style, package and fix."""
     monkeypatch.setenv("PATH", str(tmp_path))
     package = NpmPackage(name="gone", version="1.0.0", integrity="sha512-x", declared_license="MIT")
     source = SourceSet(style="gone-style", kind="svg-dir", package=package)
-    with caplog.at_level(logging.WARNING):
-        assert resolve_set(source, cache_dir=tmp_path / "c", glyphs={"1F600": "x"}) is None
-    assert "gone-style" in caplog.text
-    assert "gone@1.0.0" in caplog.text
+    with pytest.raises(MissingStyleError) as raised:
+        resolve_set(source, cache_dir=tmp_path / "c", glyphs={"1F600": "x"})
+    assert raised.value.style == "gone-style"
+    assert "gone@1.0.0" in str(raised.value)
+    assert "--allow-missing-style gone-style" in str(raised.value)
 
 
-def test_missing_font_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A font set whose file is not installed is skipped with a log line."""
-    source = SourceSet(style="noto", kind="font", font_path=tmp_path / "none.ttf")
-    with caplog.at_level(logging.WARNING):
-        assert resolve_set(source, cache_dir=tmp_path, glyphs={"1F600": "x"}) is None
-    assert "none.ttf" in caplog.text
+def test_missing_font_names_the_install_command(tmp_path: Path) -> None:
+    """A font set whose file is not installed raises one sentence with the install command."""
+    source = SourceSet(
+        style="noto", kind="font", font_path=tmp_path / "none.ttf", install_hint=NOTO_INSTALL
+    )
+    with pytest.raises(MissingStyleError) as raised:
+        resolve_set(source, cache_dir=tmp_path, glyphs={"1F600": "x"})
+    message = str(raised.value)
+    assert "none.ttf" in message
+    assert "apt-get install -y fonts-noto-color-emoji" in message
+    assert "--allow-missing-style noto" in message
+    assert message.count(". ") == 0
+    assert message.endswith(".")
 
 
 def test_iconify_alias_is_flipped() -> None:
@@ -138,6 +154,7 @@ def test_cli_help_lists_the_build_options() -> None:
     assert result.exit_code == 0
     for option in ("--out", "--cache", "--limit", "--workers", "data/corpus", "data/cache/sources"):
         assert option in result.output
+    assert "--allow-missing-style" in result.output
 
 
 def test_importing_the_cli_loads_no_image_library() -> None:

@@ -11,6 +11,9 @@ import torch
 from PIL import Image
 
 from pmg_engine.corpus import CorpusItem, load_manifest
+from pmg_engine.corpus.fingerprint import corpus_fingerprint
+from pmg_engine.eval._prompts import make_eval_set
+from pmg_engine.eval.evalset import EvalSet, load_eval_set, write_eval_set
 from tests.reference.synthetic import CONCEPTS, STYLES, decode_colour, write_corpus
 
 
@@ -68,3 +71,25 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def items(corpus_dir: Path) -> list[CorpusItem]:
     """The synthetic corpus's items."""
     return load_manifest(corpus_dir / "manifest.jsonl")
+
+
+@pytest.fixture(scope="session")
+def eval_set_path(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
+    """An evaluation set of all 8 held-out prompts of the synthetic corpus, one distractor each."""
+    items = load_manifest(corpus_dir / "manifest.jsonl")
+    data = make_eval_set(
+        items,
+        version=1,
+        made_on_corpus=corpus_fingerprint(corpus_dir, items),
+        prompts=8,
+        num_distractors=1,
+    )
+    path = tmp_path_factory.mktemp("sets") / "set-v1.json"
+    write_eval_set(path, data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def eval_set(eval_set_path: Path) -> EvalSet:
+    """The synthetic evaluation set, loaded."""
+    return load_eval_set(eval_set_path)

@@ -1,9 +1,10 @@
-"""``pmg eval models`` end to end with tiny real models: figure lines, grid, JSON, errors."""
+"""``pmg eval`` end to end with tiny real models: identity, figures, outputs, comparisons."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from pmg_engine.corpus.fingerprint import corpus_fingerprint
 from pmg_engine.eval import eval_group
 from pmg_engine.eval._generate import batch_conditioning
+from pmg_engine.eval.evalset import load_eval_set
 from pmg_engine.generators import GeneratorSpec, load_generator
 from pmg_engine.models.scorer import ScorerConfig, ScorerModel, save_scorer
 from pmg_engine.reference import build_reference_index, minilm_embedder
@@ -36,23 +39,30 @@ def folders(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> dict[
     }
 
 
-def _args(folders: dict[str, Path], corpus_dir: Path, out: Path) -> list[str]:
+def _base(folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path) -> list[str]:
     return [
         "models",
         *("--generator", str(folders["generator"]), "--scorer", str(folders["scorer"])),
         *("--reference", str(folders["reference"]), "--corpus", str(corpus_dir)),
-        *("--prompts", "8", "--distractors", "1", "--steps", "2", "--batch-size", "5"),
-        *("--device", "cpu", "--grid", str(out / "grid.png"), "--json-out", str(out / "f.json")),
+        *("--eval-set", str(eval_set_path), "--steps", "2", "--batch-size", "5"),
+        *("--device", "cpu"),
     ]
 
 
+def _args(folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, out: Path) -> list[str]:
+    outputs = ("--grid", str(out / "grid.png"), "--json-out", str(out / "f.json"))
+    return [*_base(folders, corpus_dir, eval_set_path), *outputs]
+
+
 def test_prints_each_figure_and_writes_grid_and_json(
-    folders: dict[str, Path], corpus_dir: Path, tmp_path: Path
+    folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, tmp_path: Path
 ) -> None:
-    """Every figure is one `name: 0.00` line; the grid and the JSON of figures are written."""
-    result = CliRunner().invoke(eval_group, _args(folders, corpus_dir, tmp_path))
+    """The set and corpus come first, then one `name: 0.00` line a figure; grid and JSON saved."""
+    result = CliRunner().invoke(eval_group, _args(folders, corpus_dir, eval_set_path, tmp_path))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    assert lines[0].startswith("evaluation set: pmg-heldout v1 (")
+    assert lines[1].startswith(f"corpus fingerprint: {corpus_fingerprint(corpus_dir)} (the corpus")
     figures = [line for line in lines if FIGURE.match(line)]
     names = [line.split(":")[0] for line in figures]
     assert names[:7] == [
@@ -70,13 +80,105 @@ def test_prints_each_figure_and_writes_grid_and_json(
     assert set(names) == set(data["figures"])
     assert len(data["prompts"]) == 8
     assert data["settings"]["num_inference_steps"] == 2
+    assert data["eval_set"]["version"] == 1
+    assert data["corpus"]["fingerprint"] == corpus_fingerprint(corpus_dir)
+
+
+def test_writes_to_data_by_default_and_to_docs_only_when_asked(
+    folders: dict[str, Path],
+    corpus_dir: Path,
+    eval_set_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without flags results go to data/eval/; --docs writes docs/samples/ and nothing else."""
+    monkeypatch.chdir(tmp_path)
+    args = [*_base(folders, corpus_dir, eval_set_path), "--prompts", "2"]
+    plain = CliRunner().invoke(eval_group, args)
+    assert plain.exit_code == 0, plain.output
+    assert sorted(p.as_posix() for p in tmp_path.rglob("*.*")) == [
+        f"{tmp_path}/data/eval/eval-models.json",
+        f"{tmp_path}/data/eval/generator-grid.png",
+    ]
+    docs = CliRunner().invoke(eval_group, [*args, "--docs"])
+    assert docs.exit_code == 0, docs.output
+    assert (tmp_path / "docs/samples/eval-models.json").is_file()
+    assert (tmp_path / "docs/samples/generator-grid.png").is_file()
+    both = CliRunner().invoke(eval_group, [*args, "--docs", "--grid", "g.png"])
+    assert both.exit_code == 2
+    assert "--docs" in both.output
+
+
+def test_compare_refuses_another_set_version(
+    folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, tmp_path: Path
+) -> None:
+    """A run compares with an earlier one of its set; another version is refused, before a run."""
+    first = CliRunner().invoke(eval_group, _args(folders, corpus_dir, eval_set_path, tmp_path))
+    assert first.exit_code == 0, first.output
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text((tmp_path / "f.json").read_text())
+    again = CliRunner().invoke(
+        eval_group,
+        [*_args(folders, corpus_dir, eval_set_path, tmp_path), "--compare-to", str(earlier)],
+    )
+    assert again.exit_code == 0, again.output
+    assert "scorer style accuracy: " in again.output
+    assert "(+0.0000)" in again.output
+    other = json.loads(earlier.read_text())
+    other["eval_set"]["version"] = 2
+    earlier.write_text(json.dumps(other))
+    refused = CliRunner().invoke(eval_group, ["compare", str(earlier), str(tmp_path / "f.json")])
+    assert refused.exit_code == 1
+    assert "different evaluation set versions (2 and 1)" in refused.output
+    assert "+0.0000" not in refused.output
+    out = tmp_path / "late"
+    before = CliRunner().invoke(
+        eval_group, [*_args(folders, corpus_dir, eval_set_path, out), "--compare-to", str(earlier)]
+    )
+    assert before.exit_code == 1
+    assert "different evaluation set versions (2 and 1)" in before.output
+    assert not out.exists()  # refused before generating anything
+
+
+def test_corpus_without_a_style_is_refused(
+    folders: dict[str, Path],
+    corpus_dir: Path,
+    eval_set_path: Path,
+    tmp_path: Path,
+) -> None:
+    """A corpus lacking the set's noto renderings stops the run with one sentence."""
+    partial = tmp_path / "partial"
+    shutil.copytree(corpus_dir, partial)
+    lines = (partial / "manifest.jsonl").read_text().splitlines()
+    kept = [line for line in lines if json.loads(line)["style"] != "noto"]
+    (partial / "manifest.jsonl").write_text("\n".join(kept) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(eval_group, _args(folders, partial, eval_set_path, out))
+    assert result.exit_code == 1
+    assert "NOT the set's corpus" in result.output
+    assert "styles: noto" in result.output
+    assert not (out / "f.json").exists()
+
+
+def test_make_set_writes_a_new_version_once(corpus_dir: Path, tmp_path: Path) -> None:
+    """`make-set` writes a loadable set and never overwrites an existing version."""
+    out = tmp_path / "set-v2.json"
+    args = ["make-set", "--corpus", str(corpus_dir), "--version", "2", "--out", str(out)]
+    made = CliRunner().invoke(eval_group, [*args, "--prompts", "8", "--distractors", "1"])
+    assert made.exit_code == 0, made.output
+    loaded = load_eval_set(out)
+    assert (loaded.version, len(loaded.prompts)) == (2, 8)
+    assert loaded.made_on_corpus == corpus_fingerprint(corpus_dir)
+    again = CliRunner().invoke(eval_group, [*args, "--prompts", "8", "--distractors", "1"])
+    assert again.exit_code == 1
+    assert "never rewritten" in again.output
 
 
 def test_missing_model_is_one_sentence(
-    folders: dict[str, Path], corpus_dir: Path, tmp_path: Path
+    folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, tmp_path: Path
 ) -> None:
     """A missing generator folder exits 1 with one sentence naming it."""
-    args = _args({**folders, "generator": tmp_path / "absent"}, corpus_dir, tmp_path)
+    args = _args({**folders, "generator": tmp_path / "absent"}, corpus_dir, eval_set_path, tmp_path)
     result = CliRunner().invoke(eval_group, args)
     assert result.exit_code == 1
     assert "no generator at" in result.output

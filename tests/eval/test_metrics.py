@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pmg_engine.corpus import CorpusItem
-from pmg_engine.eval._prompts import choose_cases
 from pmg_engine.eval._run import prompt_figures, scorer_figures
+from pmg_engine.eval.evalset import EvalSet, resolve_items
 from pmg_engine.eval.metrics import match_rate, retrieval, truth_ranks
 from pmg_engine.eval.samples import load_images
 from tests.eval.conftest import PixelScorer, RandomScorer
@@ -53,10 +53,12 @@ def test_scorer_figures_of_a_perfect_scorer(items: list[CorpusItem], corpus_dir:
     }
 
 
-def test_prompt_figures_known_and_random(items: list[CorpusItem], corpus_dir: Path) -> None:
+def test_prompt_figures_known_and_random(
+    items: list[CorpusItem], corpus_dir: Path, eval_set: EvalSet
+) -> None:
     """Images of the prompted concept rank first with the perfect scorer, ~chance with random."""
-    cases = choose_cases(items, 8, num_distractors=1)
-    images = load_images(corpus_dir, [case.item for case in cases])
+    cases = list(eval_set.prompts)
+    images = load_images(corpus_dir, resolve_items(eval_set, items, [c.id for c in cases]))
     perfect = prompt_figures(PixelScorer(), cases, images, mode="text-to-image")
     assert perfect == {
         "generator text-to-image top-1": 1.0,
