@@ -108,6 +108,10 @@ def run(ctx: click.Context, **kw: Any) -> PersonalizationReport:
         f"keywords: {'local LLM chain' if llm is not None else 'word fallback (no LLM)'}; "
         f"steps {kw['steps']}, guidance {options.guidance_scale}, weight {kw['weight']:.3f}"
     )
+    # The synthetic users are a function of the corpus: the fingerprint says which one.
+    from pmg_engine.corpus.fingerprint import corpus_fingerprint
+
+    report.notes.append(f"corpus fingerprint: {corpus_fingerprint(kw['corpus_dir'])}")
     _write(report, kw["out"], users=[u.user for u in users])
     if kw["docs"]:
         DOCS_OUT.mkdir(parents=True, exist_ok=True)
