@@ -9,7 +9,7 @@ section 4). Beside Celery's own keys, one Redis namespace holds:
 - ``{ns}:jobs:cancel:{id}``: set to stop a running job at its next step;
 - ``{ns}:jobs:resent:{id}:{attempts}:{owner}``: whoever sends a lost job again first sets it, so
   several bots and workers noticing the same dead worker send one message, not one each;
-- ``{ns}:workers:{worker id}``: a worker's liveness key, refreshed by its heartbeat.
+- ``{ns}:workers:{worker id}``: a worker's liveness key, refreshed by its consuming loop.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from pmg_engine.queue.base import EventKind, JobEvent, QueueUnavailable
@@ -41,6 +42,14 @@ TASK_NAME = "pmg.generate"
 # Unexpected failures around a job (the database is down) are retried this often, 10 s apart.
 INFRA_RETRIES = 60
 INFRA_RETRY_S = 10.0
+
+
+# The exit status of a worker whose consumer stalled for good (EX_TEMPFAIL: start it again).
+STALLED_EXIT_CODE = 75
+
+
+class ConsumerStalled(RedisConnectionError):
+    """The consumer takes no messages though its queue holds some: reconnect it."""
 
 
 def task_id_for(generation_id: int) -> str:
@@ -65,6 +74,11 @@ class RedisKeys:
     @property
     def celery_prefix(self) -> str:
         return f"{self.namespace}:celery:"
+
+    @property
+    def celery_queue(self) -> str:
+        """The Redis list of the messages waiting in the namespace's Celery queue."""
+        return f"{self.celery_prefix}{self.namespace}"
 
     def cancel(self, generation_id: int) -> str:
         return f"{self.namespace}:jobs:cancel:{generation_id}"
@@ -200,9 +214,11 @@ def _register_worker(app: Celery, runtime: WorkerRuntime, settings: QueueSetting
             raise task.retry(countdown=runtime.liveness_ttl_s)
 
     class Lifecycle(bootsteps.StartStopStep):  # type: ignore[misc]  # celery is untyped
-        """Beat the worker's heart and recover dead workers' jobs while the worker runs."""
+        """Beat from the consuming loop and recover dead workers' jobs while the worker runs."""
 
         def start(self, worker: Any) -> None:
+            # The worker's timer is its event loop's: it fires only while that loop consumes.
+            self.tref = worker.timer.call_repeatedly(settings.heartbeat_s, self.tick)
             for generation_id in runtime.start_serving():
                 log.info("sending generation %s again: its worker stopped", generation_id)
                 app.send_task(
@@ -212,7 +228,26 @@ def _register_worker(app: Celery, runtime: WorkerRuntime, settings: QueueSetting
                     queue=settings.namespace,
                 )
 
+        def tick(self) -> None:
+            from celery.worker import state
+
+            verdict = runtime.tick(idle=not state.reserved_requests)
+            if verdict == "reconnect":
+                log.error("the worker stopped taking jobs while its queue holds some; reconnecting")
+                # A connection error raised in the loop restarts Celery's consumer.
+                raise ConsumerStalled("the consumer stopped taking messages")
+            if verdict == "exit":
+                log.critical(
+                    "the worker still takes no jobs after reconnecting; exiting so that its "
+                    "supervisor starts it again"
+                )
+                runtime.stop_serving()
+                state.should_stop = STALLED_EXIT_CODE
+
         def stop(self, worker: Any) -> None:
+            tref = getattr(self, "tref", None)
+            if tref is not None:
+                tref.cancel()
             runtime.stop_serving()
 
     app.steps["worker"].add(Lifecycle)
