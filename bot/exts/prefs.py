@@ -169,6 +169,25 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
         )
         await interaction.response.send_message(text, ephemeral=True)
 
+    @app_commands.command(name="sharing", description="Show your taste under public pictures.")
+    @app_commands.describe(state="on: public pictures list your taste; off: only you see it")
+    async def sharing(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        """Turn the sharing of preference keywords on public pictures on or off."""
+        enabled = options.on_off(state)
+        await self._ensure(interaction.user)
+        async with self.sessions() as session, session.begin():
+            await repo.set_share_keywords(
+                session=session, user_id=interaction.user.id, enabled=enabled
+            )
+        text = (
+            "Sharing is on: your pictures in servers list the taste they used, which I learned "
+            "from all our chats, DMs included."
+            if enabled
+            else "Sharing is off: pictures in servers show your request alone; only you see "
+            "the taste they used."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
     @app_commands.command(name="export", description="Get a copy of everything stored about you.")
     async def export(self, interaction: discord.Interaction) -> None:
         """Send every stored row about the user as a JSON file, ephemerally."""

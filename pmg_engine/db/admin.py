@@ -52,6 +52,7 @@ class UserReport:
     last_seen_at: datetime
     personalization_weight: float
     learning_opt_in: bool
+    share_keywords: bool
     pinned_keywords: list[str]
     banned_keywords: list[str]
     profile: ProfileVersion | None
@@ -89,6 +90,7 @@ def report_rows(report: UserReport) -> list[tuple[str, str]]:
         ("last seen", report.last_seen_at.isoformat(timespec="seconds")),
         ("personalization weight", f"{report.personalization_weight:.2f}"),
         ("learning", "on" if report.learning_opt_in else "off"),
+        ("sharing", "on" if report.share_keywords else "off"),
         ("keywords", ", ".join(profile.keywords) if profile and profile.keywords else "-"),
         ("pinned", ", ".join(report.pinned_keywords) or "-"),
         ("banned", ", ".join(report.banned_keywords) or "-"),
@@ -150,6 +152,7 @@ async def user_report(*, session: AsyncSession, user_id: int) -> UserReport:
         last_seen_at=user.last_seen_at,
         personalization_weight=settings.personalization_weight,
         learning_opt_in=settings.learning_opt_in,
+        share_keywords=settings.share_keywords,
         pinned_keywords=[r.keyword for r in rules if r.rule == "pin"],
         banned_keywords=[r.keyword for r in rules if r.rule == "ban"],
         profile=describe_profile(profile) if profile is not None else None,

@@ -99,6 +99,14 @@ async def set_learning_opt_in(
     return settings
 
 
+async def set_share_keywords(*, session: AsyncSession, user_id: int, enabled: bool) -> UserSettings:
+    """Record whether the user's preference keywords may be shown on their public pictures."""
+    settings = await get_settings(session=session, user_id=user_id)
+    settings.share_keywords = enabled
+    await session.flush()
+    return settings
+
+
 def normalise_keyword(keyword: str) -> str:
     """Return the canonical form of a keyword or raise ``InvalidInputError``."""
     cleaned = " ".join(keyword.split()).casefold()
