@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from pmg_engine.cli._runtime import (
     Database,
@@ -22,12 +24,15 @@ from pmg_engine.cli._runtime import (
 )
 from pmg_engine.db import migrate, repo
 from pmg_engine.errors import PMGError
+from pmg_engine.text import clean_text, cut_note
 
 if TYPE_CHECKING:
     # The engine imports torch: loaded when a command runs, not when `pmg --help` does.
     from config import Settings
     from pmg_engine.chat import ChatReplier
     from pmg_engine.service import GenerationResult, PMGService, Progress
+
+log = logging.getLogger(__name__)
 
 HELP = """commands:
   /sticker [what]   draw a sticker (without words: one that answers our chat)
@@ -133,6 +138,7 @@ async def chat(ctx: click.Context, user_name: str) -> None:
     """Chat in the terminal with the same behaviour as the Discord bot."""
     from pmg_engine.service import local_user_id
 
+    user_name = " ".join(clean_text(user_name).split()) or "you"
     settings = get_settings(ctx)
     async with engine_service(settings) as (service, _, notes, replier):
         for note in notes:
@@ -153,20 +159,33 @@ async def chat(ctx: click.Context, user_name: str) -> None:
                 continue
             if line in {"/quit", "/exit"}:
                 break
-            try:
-                await _handle(session, line)
-            except PMGError as exc:
-                click.echo(f"bot: {exc}")
+            await _handle_safely(session, line)
     click.echo("bye!")
 
 
+async def _handle_safely(session: Session, line: str) -> None:
+    """Handle one line; whatever goes wrong is one sentence, and the chat goes on."""
+    try:
+        await _handle(session, line)
+    except PMGError as exc:
+        click.echo(f"bot: {exc}")
+    except SQLAlchemyError as exc:
+        # The statement's parameters are the user's text: never shown (hide_parameters).
+        log.warning("chat line failed in the database: %s", type(exc).__name__)
+        click.echo("bot: the database refused that line; nothing of it was stored.")
+    except Exception as exc:
+        log.warning("chat line failed: %s", type(exc).__name__, exc_info=log.isEnabledFor(10))
+        click.echo(f"bot: something went wrong with that line ({type(exc).__name__}); go on.")
+
+
 def _read_line() -> str:
+    """Read one line as clean text: invalid UTF-8, NUL and control characters never pass."""
     if sys.stdin.isatty():
-        return input("> ")
-    line = sys.stdin.readline()
+        return clean_text(input("> "))
+    line = sys.stdin.buffer.readline()
     if not line:
         raise EOFError
-    return line
+    return clean_text(line)
 
 
 async def _handle(session: Session, line: str) -> None:
@@ -216,6 +235,8 @@ async def _talk(session: Session, text: str) -> None:
         source="local",
     )
     click.echo(f"bot: {turn.reply}")
+    if turn.cut_to is not None:
+        click.echo(f"     ({cut_note(turn.cut_to)})")
 
 
 async def _preferences(session: Session, command: str, argument: str) -> None:
@@ -228,8 +249,10 @@ async def _preferences(session: Session, command: str, argument: str) -> None:
             except ValueError:
                 click.echo("bot: give the weight as a number between 0 and 1, e.g. /weight 0.7")
                 return
-            await repo.set_personalization_weight(session=db, user_id=user_id, weight=value)
-            click.echo(f"bot: your taste now counts {value:.2f}.")
+            weighted = await repo.set_personalization_weight(
+                session=db, user_id=user_id, weight=value
+            )
+            click.echo(f"bot: your taste now counts {weighted.personalization_weight:.2f}.")
         elif command in {"/pin", "/ban"}:
             rule = "pin" if command == "/pin" else "ban"
             stored = await repo.set_keyword_rule(

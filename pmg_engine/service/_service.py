@@ -29,6 +29,7 @@ from pmg_engine.service._types import (
     ProgressCallback,
     ServiceConfig,
 )
+from pmg_engine.text import clean_text, clip
 
 if TYPE_CHECKING:
     from pmg_engine.chat import ChatReplier
@@ -91,10 +92,13 @@ class PMGService:
         guild_id: int | None = None,
         discord_message_id: int | None = None,
     ) -> bool:
-        """Store a chat turn; learn from it only if the user opted in. Return whether it learned."""
+        """Store a chat turn; learn from it only if the user opted in. Return whether it learned.
+
+        The text is cleaned (``clean_text``) and cut to ``MAX_MESSAGE_CHARS``.
+        """
+        content = clip(clean_text(content), MAX_MESSAGE_CHARS).text
         if not content.strip():
             raise InvalidInputError("an empty message cannot be stored")
-        content = content[:MAX_MESSAGE_CHARS]
         async with self.sessions() as session, session.begin():
             await self._user(session, user_id=user_id, name=user_name, source=source)
             message = await repo.add_message(
@@ -157,6 +161,8 @@ class PMGService:
         discord_message_id: int | None = None,
     ) -> ChatTurn:
         """Store a message, answer it from a short window and the user's keywords, store that."""
+        clipped = clip(clean_text(content), MAX_MESSAGE_CHARS)
+        content = clipped.text
         learned = await self.record_message(
             user_id=user_id,
             user_name=user_name,
@@ -183,7 +189,9 @@ class PMGService:
             channel_id=channel_id,
             guild_id=guild_id,
         )
-        return ChatTurn(reply=reply, learned=learned)
+        return ChatTurn(
+            reply=reply, learned=learned, cut_to=MAX_MESSAGE_CHARS if clipped.cut else None
+        )
 
     async def update_profile(self, *, user_id: int) -> ProfileUpdate:
         """Bring the user's profile up to date; a no-op (no LLM call) without new behaviour."""
@@ -196,9 +204,12 @@ class PMGService:
         weight = request.personalization_weight
         if weight is not None and (not math.isfinite(weight) or not 0 <= weight <= 1):
             raise InvalidInputError(f"the weight must be between 0 and 1, got {weight}")
+        name = request.user_name
+        if name is not None:
+            name = " ".join(clean_text(name).split()) or None
         if request.prompt is None:
-            return request
-        prompt = " ".join(request.prompt.split())
+            return GenerationRequest(**{**request.__dict__, "user_name": name})
+        prompt = " ".join(clean_text(request.prompt).split())
         if not prompt or clean_keyword(prompt, max_words=10_000, max_chars=10_000) is None:
             raise InvalidInputError("describe what to draw with at least one word")
         if len(prompt) > self.config.max_prompt_chars:
@@ -206,7 +217,7 @@ class PMGService:
                 f"the prompt is {len(prompt)} characters; the limit is "
                 f"{self.config.max_prompt_chars}"
             )
-        return GenerationRequest(**{**request.__dict__, "prompt": prompt})
+        return GenerationRequest(**{**request.__dict__, "prompt": prompt, "user_name": name})
 
     async def submit(self, request: GenerationRequest) -> tuple[int, bool]:
         """Validate and record a queued generation; return ``(id, created)`` (idempotent)."""
