@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from pmg_engine.cli._runtime import (
     display_url,
@@ -70,7 +70,7 @@ def worker(ctx: click.Context, loglevel: str, hostname: str | None, threads: int
     except PMGError as exc:
         runtime.close()
         fail(str(exc))
-    except (OperationalError, InterfaceError, OSError) as exc:
+    except (DBAPIError, OSError) as exc:
         runtime.close()
         fail(f"cannot use the database: {getattr(exc, 'orig', None) or exc}")
     for note in notes:

@@ -268,10 +268,10 @@ class CeleryBroker:
 
     def unavailable(self, exc: BaseException) -> QueueUnavailable:
         """Return the error that tells a user the queue is down, in one sentence."""
+        # Where Redis lives is for the operator's log, not for the user's screen.
         log.warning("Redis at %s is unreachable: %s", self.location, exc)
         return QueueUnavailable(
-            f"the job queue (Redis at {self.location}) cannot be reached right now; "
-            "please try again in a minute"
+            "the job queue cannot be reached right now; please try again in a minute"
         )
 
     async def enqueue(self, generation_id: int) -> int:
