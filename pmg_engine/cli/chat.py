@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -24,6 +25,7 @@ from pmg_engine.cli._runtime import (
 )
 from pmg_engine.db import migrate, repo
 from pmg_engine.errors import PMGError
+from pmg_engine.queue import jobs
 from pmg_engine.text import clean_text, cut_note
 
 if TYPE_CHECKING:
@@ -40,7 +42,10 @@ HELP = """commands:
   /rate up|down     rate the last result (it feeds what I learn)
   /keywords         show what I learned about you
   /weight 0..1      how much your taste counts (0 ignore it, 1 all about it)
-  /pin word | /ban word | /learning on|off | /help | /quit"""
+  /pin word | /ban word | /learning on|off
+  /export [file.zip] everything stored about you, with your pictures
+  /forget yes       erase everything stored about you
+  /help | /quit"""
 
 
 @dataclass
@@ -123,7 +128,11 @@ async def generate(
             personalization_weight=weight,
             seed=seed,
         )
-        result = await service.generate(request, on_progress=None if as_json else _progress)
+        result = await service.generate(
+            request,
+            on_progress=None if as_json else _progress,
+            worker_id=jobs.local_worker_id("generate"),
+        )
     if as_json:
         print_json(dataclasses.asdict(result))
     else:
@@ -143,11 +152,18 @@ async def chat(ctx: click.Context, user_name: str) -> None:
     async with engine_service(settings) as (service, _, notes, replier):
         for note in notes:
             click.echo(f"note: {note}", err=True)
+        reclaimed = await jobs.reclaim_stale(sessions=service.sessions)
+        if reclaimed.failed:
+            click.echo(
+                f"note: {len(reclaimed.failed)} picture(s) interrupted when an earlier chat "
+                "stopped are marked failed",
+                err=True,
+            )
         session = Session(service, replier, local_user_id(user_name), user_name)
         click.echo(f"Hi {user_name}! Tell me what you like. /help lists the commands.")
         click.echo(
             "I store our chat and what I learn in the local database; "
-            "`pmg-admin show/export/forget` shows, exports or erases it."
+            "/export copies it and /forget erases it."
         )
         while True:
             try:
@@ -204,7 +220,9 @@ async def _handle(session: Session, line: str) -> None:
             prompt=argument or None,
             kind="image" if command == "/image" else "sticker",
         )
-        session.last = await service.generate(request, on_progress=_progress)
+        session.last = await service.generate(
+            request, on_progress=_progress, worker_id=jobs.local_worker_id("chat")
+        )
         _show(session.last)
     elif command == "/rate":
         if session.last is None or argument not in {"up", "down"}:
@@ -216,6 +234,10 @@ async def _handle(session: Session, line: str) -> None:
             liked=argument == "up",
         )
         click.echo("bot: thanks, noted!")
+    elif command == "/export":
+        await _export(session, argument)
+    elif command == "/forget":
+        await _forget(session, argument)
     elif command in {"/keywords", "/weight", "/pin", "/ban", "/learning"}:
         await _preferences(session, command, argument)
     elif command == "/help":
@@ -224,6 +246,34 @@ async def _handle(session: Session, line: str) -> None:
         click.echo(f"bot: I don't know {command}. /help lists the commands.")
     else:
         await _talk(session, line)
+
+
+async def _export(session: Session, argument: str) -> None:
+    from pmg_engine.privacy import export_user
+
+    service = session.service
+    path = Path(argument or f"pmg-export-{session.user_id}.zip")
+    if path.suffix.lower() != ".zip":
+        path = path.with_suffix(".zip")
+    archive = await export_user(
+        sessions=service.sessions, outputs_dir=service.config.outputs_dir, user_id=session.user_id
+    )
+    await asyncio.to_thread(path.write_bytes, archive)
+    click.echo(f"bot: everything I store about you, with your pictures, is in {path}")
+
+
+async def _forget(session: Session, argument: str) -> None:
+    from pmg_engine.privacy import forget_user
+
+    if argument != "yes":
+        click.echo("bot: this erases our chat, what I learned and your pictures: /forget yes")
+        return
+    service = session.service
+    summary = await forget_user(
+        sessions=service.sessions, outputs_dir=service.config.outputs_dir, user_id=session.user_id
+    )
+    session.last = None
+    click.echo(f"bot: done: I {summary.sentence()} about you.")
 
 
 async def _talk(session: Session, text: str) -> None:

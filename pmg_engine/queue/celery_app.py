@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from pmg_engine.queue.base import EventKind, JobEvent, QueueUnavailable
 
@@ -76,6 +77,15 @@ class RedisKeys:
         return f"{self.namespace}:celery:"
 
     @property
+    def unacked(self) -> str:
+        """Celery's hash of delivered, unacknowledged messages (the Redis transport's)."""
+        return f"{self.celery_prefix}unacked"
+
+    @property
+    def unacked_index(self) -> str:
+        return f"{self.celery_prefix}unacked_index"
+
+    @property
     def celery_queue(self) -> str:
         """The Redis list of the messages waiting in the namespace's Celery queue."""
         return f"{self.celery_prefix}{self.namespace}"
@@ -120,6 +130,60 @@ def member_ids(members: object) -> set[int]:
     if not isinstance(members, list):
         raise TypeError(f"expected a list of members from Redis, got {members!r}")
     return {int(m.decode() if isinstance(m, bytes) else str(m)) for m in members}
+
+
+def redelivered_payload(raw: bytes | str, task_id: str) -> dict[str, Any] | None:
+    """Return the message of an unacknowledged entry if it is ``task_id``'s, marked redelivered.
+
+    An entry is ``[message, exchange, routing_key]`` as the Redis transport stores it.
+    """
+    try:
+        message = json.loads(raw)[0]
+        if message["headers"]["id"] != task_id:
+            return None
+        message["headers"]["redelivered"] = True
+        message["properties"]["delivery_info"]["redelivered"] = True
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def restore_to_front(client: redis.Redis, keys: RedisKeys, generation_id: int) -> bool:
+    """Put a dead worker's unacknowledged message back at the front of the queue.
+
+    The Redis transport gives such a message back only after the visibility timeout; sending
+    the job anew would put it behind every job submitted since. Moved from the unacknowledged
+    hash to the end the workers pop from, it runs next: a retry keeps its place. Returns
+    False when the message is not held there (then the caller sends the job again).
+    """
+    task_id = task_id_for(generation_id)
+    with client.pipeline() as pipe:
+        for _ in range(5):
+            try:
+                pipe.watch(keys.unacked)  # type: ignore[no-untyped-call]  # untyped in redis-py
+                entries = pipe.hgetall(keys.unacked)
+                found = next(
+                    (
+                        (tag, message)
+                        for tag, raw in entries.items()
+                        if (message := redelivered_payload(raw, task_id)) is not None
+                    ),
+                    None,
+                )
+                if found is None:
+                    pipe.unwatch()
+                    return False
+                tag, message = found
+                pipe.multi()
+                # Workers pop with BRPOP, from the right: a right push is the front.
+                pipe.rpush(keys.celery_queue, json.dumps(message))
+                pipe.hdel(keys.unacked, tag)
+                pipe.zrem(keys.unacked_index, tag)
+                pipe.execute()
+                return True
+            except WatchError:
+                continue
+    return False
 
 
 def needs_resend(row: Generation, *, on_redis: bool, owner_alive: bool) -> bool:
@@ -321,10 +385,22 @@ class CeleryBroker:
             "its worker stopped" if on_redis else "Redis no longer holds it",
         )
         if on_redis:
-            await self.resend(row.id)
+            if not await asyncio.to_thread(self._restore_to_front, row.id):
+                await self.resend(row.id)
         else:
             await self.enqueue(row.id)
         return True
+
+    def _restore_to_front(self, generation_id: int) -> bool:
+        client = redis.Redis.from_url(
+            self.settings.broker_url.get_secret_value(), socket_connect_timeout=3, socket_timeout=10
+        )
+        try:
+            return restore_to_front(client, self.keys, generation_id)
+        except (RedisError, OSError) as exc:
+            raise self.unavailable(exc) from exc
+        finally:
+            client.close()
 
     async def position(self, generation_id: int) -> int | None:
         """Return how many unfinished jobs were submitted before this one (``None``: none)."""

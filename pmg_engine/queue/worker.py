@@ -32,7 +32,13 @@ from redis.exceptions import RedisError
 from pmg_engine.errors import PMGError
 from pmg_engine.queue import jobs
 from pmg_engine.queue.base import JobEvent
-from pmg_engine.queue.celery_app import RedisKeys, encode_event, member_ids, needs_resend
+from pmg_engine.queue.celery_app import (
+    RedisKeys,
+    encode_event,
+    member_ids,
+    needs_resend,
+    restore_to_front,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -254,7 +260,10 @@ class WorkerRuntime:
             if needs_resend(row, on_redis=True, owner_alive=alive) and self._redis.set(
                 self.keys.resent(row.id, row.attempts, owner), "1", nx=True, ex=ttl
             ):
-                resend.append(row.id)
+                if restore_to_front(self._redis, self.keys, row.id):
+                    log.info("generation %s goes first again: its worker stopped", row.id)
+                else:
+                    resend.append(row.id)
         return resend
 
     def _emit(self, event: JobEvent) -> None:

@@ -260,14 +260,22 @@ class PMGService:
             return generation.id, created
 
     async def generate(
-        self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None
+        self,
+        request: GenerationRequest,
+        *,
+        on_progress: ProgressCallback | None = None,
+        worker_id: str | None = None,
     ) -> GenerationResult:
         """Submit and run one request in this process (the embedded default)."""
         generation_id, _ = await self.submit(request)
-        return await self.run(generation_id, on_progress=on_progress)
+        return await self.run(generation_id, on_progress=on_progress, worker_id=worker_id)
 
     async def run(
-        self, generation_id: int, *, on_progress: ProgressCallback | None = None
+        self,
+        generation_id: int,
+        *,
+        on_progress: ProgressCallback | None = None,
+        worker_id: str | None = None,
     ) -> GenerationResult:
         """Run a recorded generation: profile, keywords, candidates, selection, files, row."""
         # 1. Claim the row (a finished job returns its stored result: runs are idempotent).
@@ -276,6 +284,9 @@ class PMGService:
             if generation.status == "done":
                 return result_of(generation, outputs_dir=self.config.outputs_dir)
             generation.status = "running"
+            if worker_id is not None:
+                # Who draws it, so that a later start can tell a row whose process died.
+                generation.worker_id = worker_id
             generation.attempts += 1
             generation.started_at = utcnow()
             user_id, kind = generation.user_id, generation.kind

@@ -320,3 +320,55 @@ async def test_worker_killed_mid_job_is_finished_by_the_next_worker(
         first.stop()
         second.stop()
         await engine.dispose()
+
+
+async def test_job_of_a_killed_worker_keeps_its_place(
+    tmp_path: Path,
+    redis_url: str,
+    namespace: str,
+    worker_sd_dir: Path,
+) -> None:
+    """SIGKILL mid-job: the next worker runs that job first, before the ones queued after it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
+    await migrate.upgrade(url)
+    settings = queue_settings(redis_url, namespace)
+    env = worker_env(
+        database_url=url,
+        data_dir=tmp_path / "data",
+        model_dir=worker_sd_dir,
+        settings=settings,
+        steps=100,
+    )
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    queue = CeleryQueue(
+        submitter_service(sessions, tmp_path / "data" / "outputs"),
+        settings=settings,
+        reconcile_s=1.0,
+    )
+    first = WorkerProcess(env=env, log_path=tmp_path / "first.log").start()
+    second = WorkerProcess(env=env, log_path=tmp_path / "second.log")
+    await queue.start()
+    try:
+        await asyncio.to_thread(first.wait_ready, redis_url, namespace)
+        handles = [await queue.submit(request(n)) for n in range(3)]
+        async with asyncio.timeout(WAIT_S):
+            async for event in queue.events(handles[0].generation_id):
+                if event.stage == "generating":
+                    break
+        first.kill()
+        second.start()
+        for handle in handles:
+            await asyncio.wait_for(queue.result(handle.generation_id), WAIT_S * 2)
+        rows = [await row_of(sessions, h.generation_id) for h in handles]
+        assert [row.attempts for row in rows] == [2, 1, 1]
+        started = [row.started_at for row in rows]
+        assert started == sorted(started)  # the interrupted job ran before the others
+    except BaseException:
+        print("first worker:\n", first.output(), "\nsecond worker:\n", second.output())
+        raise
+    finally:
+        await queue.close()
+        first.stop()
+        second.stop()
+        await engine.dispose()
