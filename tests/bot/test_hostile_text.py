@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from pmg_engine.db import repo
 from pmg_engine.db.models import KeywordRule, Message
 from tests.bot.harness import Harness
 from tests.bot.support import ALICE, CHAT_REPLY, generations
@@ -32,3 +33,14 @@ async def test_a_message_cut_to_the_limit_is_said_so(harness: Harness) -> None:
     said = await harness.say("cats " * 1000, ALICE, dm=True)
     (reply,) = harness.replies_to(said)
     assert "kept only its first 4000 characters" in reply["content"]
+
+
+async def test_weight_minus_zero_reads_zero(harness: Harness) -> None:
+    """/prefs weight -0 answers 0.00, never -0.00, and stores 0."""
+    answer = await harness.slash("prefs weight", ALICE, {"value": -0.0})
+    assert (
+        answer.ephemeral_text() == "Your taste now counts 0.00 (0 ignores it, 1 is all about it)."
+    )
+    async with harness.service.sessions() as session:
+        settings = await repo.get_settings(session=session, user_id=ALICE.id)
+    assert str(settings.personalization_weight) == "0.0"
