@@ -26,6 +26,7 @@ class Turn:
     reply: str
     learned: bool
     mood: str | None
+    cut_to: int | None = None
 
 
 def mood_of(text: str) -> str | None:
@@ -59,4 +60,4 @@ async def converse(
         guild_id=guild_id,
         discord_message_id=message_id,
     )
-    return Turn(reply=turn.reply, learned=turn.learned, mood=mood_of(content))
+    return Turn(reply=turn.reply, learned=turn.learned, mood=mood_of(content), cut_to=turn.cut_to)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from pmg_engine.errors import InvalidInputError
+from pmg_engine.text import clean_text
 
 
 def weight(value: object) -> float:
@@ -13,7 +14,7 @@ def weight(value: object) -> float:
         raise InvalidInputError(f"the weight must be a number between 0 and 1, got {value!r}")
     if not 0 <= value <= 1:
         raise InvalidInputError(f"the weight must be between 0 and 1, got {value:g}")
-    return float(value)
+    return float(value) + 0.0  # -0.0 becomes 0.0, so it reads "0.00"
 
 
 def optional_weight(value: object) -> float | None:
@@ -31,7 +32,9 @@ def on_off(value: object) -> bool:
 
 
 def text(value: object, *, name: str, max_chars: int) -> str:
-    """Return a non-empty string option of at most ``max_chars`` characters."""
+    """Return a cleaned (``clean_text``), non-empty string option of at most ``max_chars``."""
+    if isinstance(value, str):
+        value = clean_text(value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"the {name} must be some text")
     if len(value) > max_chars:

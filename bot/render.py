@@ -55,16 +55,38 @@ def _keywords(words: list[str], empty: str) -> str:
     return text[:1024]
 
 
-def result_embed(result: GenerationResult, *, requester_id: int) -> discord.Embed:
-    """Describe a result: what it was drawn from and which of the user's tastes it used."""
+def taste_note(result: GenerationResult) -> str | None:
+    """Return the line that tells only the owner which of their tastes a picture used."""
+    if not result.preference_keywords:
+        return None
+    return (
+        f"🔒 Only you see this: #{result.generation_id} used your taste "
+        f"({_keywords(result.preference_keywords, '-')}). `/prefs sharing on` shows it "
+        "under your pictures."
+    )
+
+
+def result_embed(
+    result: GenerationResult, *, requester_id: int, show_taste: bool = True
+) -> discord.Embed:
+    """Describe a result: what it was drawn from and, when allowed, the tastes it used.
+
+    Preference keywords are learned from every chat, DMs included, so a picture in a server
+    shows the request alone unless its owner turned sharing on (``/prefs sharing``).
+    """
     title = f"“{result.prompt}”" if result.prompt else "A sticker for our chat"
     embed = discord.Embed(title=title[:256], colour=COLOUR, description=f"for <@{requester_id}>")
-    embed.add_field(name="Drawn from", value=_keywords(result.target_keywords, "-"), inline=False)
-    embed.add_field(
-        name="Your taste",
-        value=_keywords(result.preference_keywords, "(not personalized)"),
-        inline=False,
-    )
+    if show_taste or result.prompt:
+        # Without a prompt the target comes from the conversation: private unless shared.
+        embed.add_field(
+            name="Drawn from", value=_keywords(result.target_keywords, "-"), inline=False
+        )
+    if show_taste:
+        embed.add_field(
+            name="Your taste",
+            value=_keywords(result.preference_keywords, "(not personalized)"),
+            inline=False,
+        )
     embed.add_field(name="Weight", value=f"{result.personalization_weight:.2f}")
     # A local model folder is shown by its name only; paths stay on the server.
     model = Path(result.model_id).name if Path(result.model_id).is_absolute() else result.model_id
@@ -72,7 +94,9 @@ def result_embed(result: GenerationResult, *, requester_id: int) -> discord.Embe
     return embed
 
 
-def compare_embed(plain: GenerationResult, mine: GenerationResult) -> discord.Embed:
+def compare_embed(
+    plain: GenerationResult, mine: GenerationResult, *, show_taste: bool = True
+) -> discord.Embed:
     """Describe a side-by-side comparison of the same seed without and with the user's taste."""
     embed = discord.Embed(
         title="Without and with your taste",
@@ -80,12 +104,14 @@ def compare_embed(plain: GenerationResult, mine: GenerationResult) -> discord.Em
         description=f"Same prompt and seed ({mine.seed}): left weight 0, right weight "
         f"{mine.personalization_weight:.2f}.",
     )
-    embed.add_field(name="Drawn from", value=_keywords(mine.target_keywords, "-"), inline=False)
-    embed.add_field(
-        name="Your taste (right)",
-        value=_keywords(mine.preference_keywords, "(not personalized)"),
-        inline=False,
-    )
+    if show_taste or mine.prompt:
+        embed.add_field(name="Drawn from", value=_keywords(mine.target_keywords, "-"), inline=False)
+    if show_taste:
+        embed.add_field(
+            name="Your taste (right)",
+            value=_keywords(mine.preference_keywords, "(not personalized)"),
+            inline=False,
+        )
     embed.set_footer(text=f"#{plain.generation_id} · #{mine.generation_id}")
     return embed
 

@@ -42,6 +42,18 @@ async def user_settings(sessions: Sessions, *, user_id: int) -> UserSettings:
         return await repo.get_settings(session=session, user_id=user_id)
 
 
+async def shows_taste(sessions: Sessions, *, user_id: int, in_dm: bool) -> bool:
+    """Whether a picture may show the user's preference keywords where it is posted.
+
+    In a DM only the owner reads it; elsewhere only when they turned sharing on.
+    """
+    if in_dm:
+        return True
+    async with sessions() as session:
+        settings = await session.get(UserSettings, user_id)
+        return settings is not None and settings.share_keywords
+
+
 async def take_notice(sessions: Sessions, *, user_id: int) -> bool:
     """Return True exactly once per stored user: the first time the privacy notice is due."""
     async with sessions() as session, session.begin():

@@ -13,7 +13,15 @@ from typing import Any
 
 MAX_LINE_CHARS = 300
 # Modifiers and joiners carry no meaning of their own for a preference profile.
-_SKIPPED_EMOJI_NAME_PREFIXES = ("EMOJI MODIFIER", "VARIATION SELECTOR", "ZERO WIDTH", "TAG ")
+# The replacement character stands for bytes that were not text (``pmg_engine.text``), not a taste.
+_SKIPPED_EMOJI_NAME_PREFIXES = (
+    "EMOJI MODIFIER",
+    "VARIATION SELECTOR",
+    "ZERO WIDTH",
+    "TAG ",
+    "REPLACEMENT CHARACTER",
+    "OBJECT REPLACEMENT CHARACTER",
+)
 _REGIONAL_INDICATOR = range(0x1F1E6, 0x1F200)
 
 

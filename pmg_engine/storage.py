@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,4 +24,18 @@ def delete_outputs(outputs_dir: Path, keys: Iterable[str]) -> int:
         if path.is_file():
             path.unlink()
             deleted += 1
+    return deleted
+
+
+def delete_user_outputs(outputs_dir: Path, user_id: int, keys: Iterable[str]) -> int:
+    """Delete the user's files and their folder ``outputs/<user id>/``; return files deleted.
+
+    The folder is named by the user id, so an empty one left behind would still say that
+    the user was here.
+    """
+    deleted = delete_outputs(outputs_dir, keys)
+    folder = outputs_dir / str(user_id)
+    if folder.is_dir() and not folder.is_symlink():
+        deleted += sum(1 for path in folder.rglob("*") if path.is_file())
+        shutil.rmtree(folder)
     return deleted

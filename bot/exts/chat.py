@@ -15,6 +15,7 @@ from bot.errors import sentence
 from bot.exts.generate import mood_view
 from bot.render import notice
 from pmg_engine.errors import PMGError
+from pmg_engine.text import clean_text, cut_note
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
@@ -38,7 +39,7 @@ class Chat(commands.Cog):
             return
         if not await self._addressed(message):
             return
-        text = self._without_mention(message.content)
+        text = self._without_mention(clean_text(message.content))
         if not text:
             await message.reply(GREETING, mention_author=False)
             return
@@ -58,6 +59,8 @@ class Chat(commands.Cog):
             await message.reply(sentence(str(error)), mention_author=False)
             return
         content = turn.reply
+        if turn.cut_to is not None:
+            content += f"\n\n✂️ {cut_note(turn.cut_to)}"
         sessions = self.deps.service.sessions
         if await store.take_notice(sessions, user_id=message.author.id):
             content += "\n\n" + notice(learning=turn.learned)

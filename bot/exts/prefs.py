@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import json
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,8 +16,7 @@ from bot.errors import Refused, guarded
 from bot.render import report_embed
 from pmg_engine.db import admin, repo
 from pmg_engine.db.models import UserSettings
-from pmg_engine.db.types import utcnow
-from pmg_engine.storage import delete_outputs
+from pmg_engine.privacy import export_user, forget_user
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
@@ -174,20 +171,42 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
         )
         await interaction.response.send_message(text, ephemeral=True)
 
+    @app_commands.command(name="sharing", description="Show your taste under public pictures.")
+    @app_commands.describe(state="on: public pictures list your taste; off: only you see it")
+    async def sharing(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        """Turn the sharing of preference keywords on public pictures on or off."""
+        enabled = options.on_off(state)
+        await self._ensure(interaction.user)
+        async with self.sessions() as session, session.begin():
+            await repo.set_share_keywords(
+                session=session, user_id=interaction.user.id, enabled=enabled
+            )
+        text = (
+            "Sharing is on: your pictures in servers list the taste they used, which I learned "
+            "from all our chats, DMs included."
+            if enabled
+            else "Sharing is off: pictures in servers show your request alone; only you see "
+            "the taste they used."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
     @app_commands.command(name="export", description="Get a copy of everything stored about you.")
     async def export(self, interaction: discord.Interaction) -> None:
-        """Send every stored row about the user as a JSON file, ephemerally."""
+        """Send every stored row and picture about the user as a zip file, ephemerally."""
         user_id = interaction.user.id
         if not await store.is_stored(self.sessions, user_id=user_id):
             raise Refused(NOTHING_STORED)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        async with self.sessions() as session:
-            data = await admin.export_user(session=session, user_id=user_id)
-        document = {"exported_at": utcnow().isoformat(), "format": "pmg-user-export/1", **data}
-        payload = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-        file = discord.File(io.BytesIO(payload), filename=f"pmg-export-{user_id}.json")
+        archive = await export_user(
+            sessions=self.sessions,
+            outputs_dir=self.deps.service.config.outputs_dir,
+            user_id=user_id,
+        )
+        file = discord.File(io.BytesIO(archive), filename=f"pmg-export-{user_id}.zip")
         await interaction.followup.send(
-            "Here is everything I store about you.", file=file, ephemeral=True
+            "Here is everything I store about you: export.json and your pictures.",
+            file=file,
+            ephemeral=True,
         )
 
     @app_commands.command(name="forget", description="Erase everything stored about you.")
@@ -217,16 +236,16 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
         await interaction.response.defer()
         for generation_id in await store.open_generations(self.sessions, user_id=user_id):
             await self.deps.queue.cancel(generation_id)
-        async with self.sessions() as session, session.begin():
-            if await repo.get_user(session=session, user_id=user_id) is None:
-                raise Refused(NOTHING_STORED)
-            result = await admin.forget_user(session=session, user_id=user_id)
-        outputs = self.deps.service.config.outputs_dir
-        files = await asyncio.to_thread(delete_outputs, outputs, result.output_keys)
+        if not await store.is_stored(self.sessions, user_id=user_id):
+            raise Refused(NOTHING_STORED)
+        summary = await forget_user(
+            sessions=self.sessions,
+            outputs_dir=self.deps.service.config.outputs_dir,
+            user_id=user_id,
+        )
         self.deps.limiter.forget(user_id)
-        rows = sum(result.deleted.values())
         await interaction.edit_original_response(
-            content=f"Done: I erased {rows} rows and {files} files about you.", view=None
+            content=f"Done: I {summary.sentence()} about you.", view=None
         )
 
 

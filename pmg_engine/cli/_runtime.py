@@ -14,7 +14,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import click
 from rich.console import Console
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config import Settings, SettingsError, load_settings
@@ -94,8 +94,9 @@ def run_async(func: Callable[P, Awaitable[T]]) -> Callable[P, T]:
             return asyncio.run(_await(func(*args, **kwargs)))
         except PMGError as exc:
             fail(str(exc))
-        except (OperationalError, InterfaceError, OSError) as exc:
-            # A database that cannot be reached is an expected failure: one sentence, no trace.
+        except (DBAPIError, OSError) as exc:
+            # A database that cannot be reached, or does not exist, is an expected failure:
+            # one sentence, no trace (and never the statement's parameters).
             reason = getattr(exc, "orig", None) or exc
             fail(f"cannot use the database: {reason}")
 

@@ -22,10 +22,12 @@ from pmg_engine.cli.worker import jobs_group
 from pmg_engine.db import admin, repo
 from pmg_engine.db.admin import UserReport
 from pmg_engine.db.types import utcnow
-from pmg_engine.storage import delete_outputs
+from pmg_engine.privacy import export_user, forget_user
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 user_argument = click.argument("user_id", type=int)
+# Local users (`pmg chat`) have negative ids: `forget -123` is an id, not an option.
+NEGATIVE_IDS = {"ignore_unknown_options": True}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,7 +69,7 @@ async def users(ctx: click.Context, limit: int, as_json: bool) -> None:
     stdout.print(table)
 
 
-@cli.command("show")
+@cli.command("show", context_settings=NEGATIVE_IDS)
 @user_argument
 @json_option
 @click.pass_context
@@ -92,7 +94,7 @@ def render_report(report: UserReport) -> None:
     stdout.print(table)
 
 
-@cli.command("history")
+@cli.command("history", context_settings=NEGATIVE_IDS)
 @user_argument
 @json_option
 @click.pass_context
@@ -118,17 +120,28 @@ async def history(ctx: click.Context, user_id: int, as_json: bool) -> None:
     stdout.print(table)
 
 
-@cli.command("export")
+@cli.command("export", context_settings=NEGATIVE_IDS)
 @user_argument
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE, not stdout; FILE.zip gets the rows and the user's pictures.",
 )
 @click.pass_context
 @run_async
 async def export(ctx: click.Context, user_id: int, out: Path | None) -> None:
-    """Export everything stored about a user as JSON."""
-    async with open_database(get_settings(ctx)) as db, db.sessions() as session:
-        data = await admin.export_user(session=session, user_id=user_id)
+    """Export everything stored about a user as JSON, or as a zip with their pictures."""
+    settings = get_settings(ctx)
+    async with open_database(settings) as db:
+        if out is not None and out.suffix.lower() == ".zip":
+            archive = await export_user(
+                sessions=db.sessions, outputs_dir=settings.storage.outputs_dir, user_id=user_id
+            )
+            await asyncio.to_thread(out.write_bytes, archive)
+            click.echo(f"wrote {out}", err=True)
+            return
+        async with db.sessions() as session:
+            data = await admin.export_user(session=session, user_id=user_id)
     data = {"exported_at": utcnow().isoformat(), "format": "pmg-user-export/1", **data}
     if out is None:
         print_json(data)
@@ -138,7 +151,7 @@ async def export(ctx: click.Context, user_id: int, out: Path | None) -> None:
     click.echo(f"wrote {out}", err=True)
 
 
-@cli.command("forget")
+@cli.command("forget", context_settings=NEGATIVE_IDS)
 @user_argument
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
 @json_option
@@ -159,15 +172,17 @@ async def forget(ctx: click.Context, user_id: int, yes: bool, as_json: bool) -> 
             )
             if not click.confirm(question, default=False):
                 fail("nothing was deleted")
-        async with db.sessions() as session, session.begin():
-            result = await admin.forget_user(session=session, user_id=user_id)
-    files = delete_outputs(settings.storage.outputs_dir, result.output_keys)
-    summary = {"user_id": user_id, "deleted_rows": result.deleted, "deleted_files": files}
+        summary = await forget_user(
+            sessions=db.sessions, outputs_dir=settings.storage.outputs_dir, user_id=user_id
+        )
     if as_json:
-        print_json(summary)
+        print_json(summary.to_json())
         return
-    rows = ", ".join(f"{name} {count}" for name, count in result.deleted.items())
-    stdout.print(f"forgot user {user_id}: {rows}; files {files}", highlight=False)
+    rows = ", ".join(f"{name} {count}" for name, count in summary.deleted.items())
+    line = f"forgot user {user_id}: {rows}; files {summary.files}"
+    if summary.others_rewritten:
+        line += f"; other users' lines unquoted {summary.others_rewritten}"
+    stdout.print(line, highlight=False)
 
 
 @cli.command("stats")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from pmg_engine.cli._runtime import (
     Database,
@@ -22,6 +25,8 @@ from pmg_engine.cli._runtime import (
 )
 from pmg_engine.db import migrate, repo
 from pmg_engine.errors import PMGError
+from pmg_engine.queue import jobs
+from pmg_engine.text import clean_text, cut_note
 
 if TYPE_CHECKING:
     # The engine imports torch: loaded when a command runs, not when `pmg --help` does.
@@ -29,13 +34,18 @@ if TYPE_CHECKING:
     from pmg_engine.chat import ChatReplier
     from pmg_engine.service import GenerationResult, PMGService, Progress
 
+log = logging.getLogger(__name__)
+
 HELP = """commands:
   /sticker [what]   draw a sticker (without words: one that answers our chat)
   /image what       draw a full-size image
   /rate up|down     rate the last result (it feeds what I learn)
   /keywords         show what I learned about you
   /weight 0..1      how much your taste counts (0 ignore it, 1 all about it)
-  /pin word | /ban word | /learning on|off | /help | /quit"""
+  /pin word | /ban word | /learning on|off
+  /export [file.zip] everything stored about you, with your pictures
+  /forget yes       erase everything stored about you
+  /help | /quit"""
 
 
 @dataclass
@@ -118,7 +128,11 @@ async def generate(
             personalization_weight=weight,
             seed=seed,
         )
-        result = await service.generate(request, on_progress=None if as_json else _progress)
+        result = await service.generate(
+            request,
+            on_progress=None if as_json else _progress,
+            worker_id=jobs.local_worker_id("generate"),
+        )
     if as_json:
         print_json(dataclasses.asdict(result))
     else:
@@ -133,15 +147,23 @@ async def chat(ctx: click.Context, user_name: str) -> None:
     """Chat in the terminal with the same behaviour as the Discord bot."""
     from pmg_engine.service import local_user_id
 
+    user_name = " ".join(clean_text(user_name).split()) or "you"
     settings = get_settings(ctx)
     async with engine_service(settings) as (service, _, notes, replier):
         for note in notes:
             click.echo(f"note: {note}", err=True)
+        reclaimed = await jobs.reclaim_stale(sessions=service.sessions)
+        if reclaimed.failed:
+            click.echo(
+                f"note: {len(reclaimed.failed)} picture(s) interrupted when an earlier chat "
+                "stopped are marked failed",
+                err=True,
+            )
         session = Session(service, replier, local_user_id(user_name), user_name)
         click.echo(f"Hi {user_name}! Tell me what you like. /help lists the commands.")
         click.echo(
             "I store our chat and what I learn in the local database; "
-            "`pmg-admin show/export/forget` shows, exports or erases it."
+            "/export copies it and /forget erases it."
         )
         while True:
             try:
@@ -153,20 +175,33 @@ async def chat(ctx: click.Context, user_name: str) -> None:
                 continue
             if line in {"/quit", "/exit"}:
                 break
-            try:
-                await _handle(session, line)
-            except PMGError as exc:
-                click.echo(f"bot: {exc}")
+            await _handle_safely(session, line)
     click.echo("bye!")
 
 
+async def _handle_safely(session: Session, line: str) -> None:
+    """Handle one line; whatever goes wrong is one sentence, and the chat goes on."""
+    try:
+        await _handle(session, line)
+    except PMGError as exc:
+        click.echo(f"bot: {exc}")
+    except SQLAlchemyError as exc:
+        # The statement's parameters are the user's text: never shown (hide_parameters).
+        log.warning("chat line failed in the database: %s", type(exc).__name__)
+        click.echo("bot: the database refused that line; nothing of it was stored.")
+    except Exception as exc:
+        log.warning("chat line failed: %s", type(exc).__name__, exc_info=log.isEnabledFor(10))
+        click.echo(f"bot: something went wrong with that line ({type(exc).__name__}); go on.")
+
+
 def _read_line() -> str:
+    """Read one line as clean text: invalid UTF-8, NUL and control characters never pass."""
     if sys.stdin.isatty():
-        return input("> ")
-    line = sys.stdin.readline()
+        return clean_text(input("> "))
+    line = sys.stdin.buffer.readline()
     if not line:
         raise EOFError
-    return line
+    return clean_text(line)
 
 
 async def _handle(session: Session, line: str) -> None:
@@ -185,7 +220,9 @@ async def _handle(session: Session, line: str) -> None:
             prompt=argument or None,
             kind="image" if command == "/image" else "sticker",
         )
-        session.last = await service.generate(request, on_progress=_progress)
+        session.last = await service.generate(
+            request, on_progress=_progress, worker_id=jobs.local_worker_id("chat")
+        )
         _show(session.last)
     elif command == "/rate":
         if session.last is None or argument not in {"up", "down"}:
@@ -197,6 +234,10 @@ async def _handle(session: Session, line: str) -> None:
             liked=argument == "up",
         )
         click.echo("bot: thanks, noted!")
+    elif command == "/export":
+        await _export(session, argument)
+    elif command == "/forget":
+        await _forget(session, argument)
     elif command in {"/keywords", "/weight", "/pin", "/ban", "/learning"}:
         await _preferences(session, command, argument)
     elif command == "/help":
@@ -205,6 +246,34 @@ async def _handle(session: Session, line: str) -> None:
         click.echo(f"bot: I don't know {command}. /help lists the commands.")
     else:
         await _talk(session, line)
+
+
+async def _export(session: Session, argument: str) -> None:
+    from pmg_engine.privacy import export_user
+
+    service = session.service
+    path = Path(argument or f"pmg-export-{session.user_id}.zip")
+    if path.suffix.lower() != ".zip":
+        path = path.with_suffix(".zip")
+    archive = await export_user(
+        sessions=service.sessions, outputs_dir=service.config.outputs_dir, user_id=session.user_id
+    )
+    await asyncio.to_thread(path.write_bytes, archive)
+    click.echo(f"bot: everything I store about you, with your pictures, is in {path}")
+
+
+async def _forget(session: Session, argument: str) -> None:
+    from pmg_engine.privacy import forget_user
+
+    if argument != "yes":
+        click.echo("bot: this erases our chat, what I learned and your pictures: /forget yes")
+        return
+    service = session.service
+    summary = await forget_user(
+        sessions=service.sessions, outputs_dir=service.config.outputs_dir, user_id=session.user_id
+    )
+    session.last = None
+    click.echo(f"bot: done: I {summary.sentence()} about you.")
 
 
 async def _talk(session: Session, text: str) -> None:
@@ -216,6 +285,8 @@ async def _talk(session: Session, text: str) -> None:
         source="local",
     )
     click.echo(f"bot: {turn.reply}")
+    if turn.cut_to is not None:
+        click.echo(f"     ({cut_note(turn.cut_to)})")
 
 
 async def _preferences(session: Session, command: str, argument: str) -> None:
@@ -228,8 +299,10 @@ async def _preferences(session: Session, command: str, argument: str) -> None:
             except ValueError:
                 click.echo("bot: give the weight as a number between 0 and 1, e.g. /weight 0.7")
                 return
-            await repo.set_personalization_weight(session=db, user_id=user_id, weight=value)
-            click.echo(f"bot: your taste now counts {value:.2f}.")
+            weighted = await repo.set_personalization_weight(
+                session=db, user_id=user_id, weight=value
+            )
+            click.echo(f"bot: your taste now counts {weighted.personalization_weight:.2f}.")
         elif command in {"/pin", "/ban"}:
             rule = "pin" if command == "/pin" else "ban"
             stored = await repo.set_keyword_rule(

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from pmg_engine.cli._runtime import (
     display_url,
@@ -20,6 +20,7 @@ from pmg_engine.cli._runtime import (
     open_database,
     print_json,
     run_async,
+    stderr,
     stdout,
 )
 from pmg_engine.errors import PMGError
@@ -27,6 +28,8 @@ from pmg_engine.queue import jobs
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 STATUSES = ("failed", "queued", "running", "cancelled")
+# `jobs requeue`: the row is queued again but the broker did not take the job.
+REQUEUE_WAITS = 3
 
 
 @click.command("worker")
@@ -70,7 +73,7 @@ def worker(ctx: click.Context, loglevel: str, hostname: str | None, threads: int
     except PMGError as exc:
         runtime.close()
         fail(str(exc))
-    except (OperationalError, InterfaceError, OSError) as exc:
+    except (DBAPIError, OSError) as exc:
         runtime.close()
         fail(f"cannot use the database: {getattr(exc, 'orig', None) or exc}")
     for note in notes:
@@ -171,8 +174,13 @@ async def _list_jobs(
 async def requeue(
     ctx: click.Context, generation_id: int, keep_attempts: bool, as_json: bool
 ) -> None:
-    """Queue a failed, cancelled or stuck job again."""
+    """Queue a failed, cancelled or stuck job again.
+
+    Exits 3 when the row is queued again but the broker cannot be reached: the job waits in
+    the database until a bot starts (or this command is run again with the broker up).
+    """
     settings = get_settings(ctx)
+    waiting = False
     async with open_database(settings) as db:
         async with db.sessions() as session, session.begin():
             row = await jobs.requeue(
@@ -187,17 +195,20 @@ async def requeue(
         }
         if settings.queue.backend == "celery":
             from pmg_engine.queue.base import QueueUnavailable
-            from pmg_engine.queue.celery_app import CeleryBroker
+            from pmg_engine.queue.celery_app import CeleryBroker, broker_location
 
             broker = CeleryBroker(settings.queue)
             try:
                 report["position"] = await broker.enqueue(generation_id)
                 report["sent"] = True
                 message = f"job {generation_id} is queued again at position {report['position']}"
-            except QueueUnavailable as exc:
+            except QueueUnavailable:
+                waiting = True
+                location = broker_location(settings.queue.broker_url.get_secret_value())
                 message = (
-                    f"job {generation_id} is queued again in the database, but {exc}; "
-                    "a bot sends it when it next starts"
+                    f"job {generation_id} waits: it is queued again in the database, but Redis "
+                    f"at {location} cannot be reached, so no worker has it yet; a bot sends it "
+                    "when it next starts, or run this command again once Redis is up"
                 )
             finally:
                 await broker.close()
@@ -208,8 +219,12 @@ async def requeue(
             )
     if as_json:
         print_json({**report, "message": message})
-        return
-    stdout.print(message, highlight=False)
+    elif waiting:
+        stderr.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+    else:
+        stdout.print(message, highlight=False)
+    if waiting:
+        sys.exit(REQUEUE_WAITS)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pmg_engine.db import repo
@@ -52,6 +52,7 @@ class UserReport:
     last_seen_at: datetime
     personalization_weight: float
     learning_opt_in: bool
+    share_keywords: bool
     pinned_keywords: list[str]
     banned_keywords: list[str]
     profile: ProfileVersion | None
@@ -68,6 +69,9 @@ class ForgetResult:
 
     deleted: dict[str, int]
     output_keys: list[str]
+    # Other users' behaviour lines unquoted, and their profile versions reset, because of it.
+    others_rewritten: int = 0
+    others_reset: int = 0
 
 
 def embedding_summary(profile: ProfileVersion | None) -> str:
@@ -89,6 +93,7 @@ def report_rows(report: UserReport) -> list[tuple[str, str]]:
         ("last seen", report.last_seen_at.isoformat(timespec="seconds")),
         ("personalization weight", f"{report.personalization_weight:.2f}"),
         ("learning", "on" if report.learning_opt_in else "off"),
+        ("sharing", "on" if report.share_keywords else "off"),
         ("keywords", ", ".join(profile.keywords) if profile and profile.keywords else "-"),
         ("pinned", ", ".join(report.pinned_keywords) or "-"),
         ("banned", ", ".join(report.banned_keywords) or "-"),
@@ -150,6 +155,7 @@ async def user_report(*, session: AsyncSession, user_id: int) -> UserReport:
         last_seen_at=user.last_seen_at,
         personalization_weight=settings.personalization_weight,
         learning_opt_in=settings.learning_opt_in,
+        share_keywords=settings.share_keywords,
         pinned_keywords=[r.keyword for r in rules if r.rule == "pin"],
         banned_keywords=[r.keyword for r in rules if r.rule == "ban"],
         profile=describe_profile(profile) if profile is not None else None,
@@ -207,15 +213,62 @@ async def export_user(*, session: AsyncSession, user_id: int) -> dict[str, Any]:
     return exported
 
 
-async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
-    """Delete every row about the user; foreign keys cascade to the rest (their right to erasure).
+ERASED_FEEDBACK = "User {verb} a sticker that has since been erased"
 
-    Feedback others gave on this user's generations goes with the generations; behaviours of
-    other users that pointed at them keep their text but lose the link.
+
+async def _unquote_others(session: AsyncSession, user_id: int) -> tuple[int, int]:
+    """Rewrite other users' lines about this user's pictures; reset the profiles built on them.
+
+    A 👍 of another user on her sticker is that user's behaviour, so it stays, but its line
+    quoted her prompt and keywords: it now says only that the picture was erased. Profile
+    versions of that user built from the old line are deleted, so the next update rebuilds
+    them from the rewritten one (DESIGN.md section 3: profiles are derived, behaviours kept).
+    Returns ``(lines rewritten, profile versions reset)``.
+    """
+    theirs = select(Generation.id).where(Generation.user_id == user_id)
+    rows = list(
+        await session.scalars(
+            select(Behaviour).where(
+                Behaviour.generation_id.in_(theirs), Behaviour.user_id != user_id
+            )
+        )
+    )
+    first_line: dict[int, int] = {}
+    for row in rows:
+        liked = bool((row.data or {}).get("liked"))
+        row.text = ERASED_FEEDBACK.format(verb="liked" if liked else "disliked")
+        row.data = {"liked": liked, "generation_id": None}
+        row.generation_id = None
+        first_line[row.user_id] = min(first_line.get(row.user_id, row.id), row.id)
+    reset = 0
+    for other, first in first_line.items():
+        result = await session.execute(
+            delete(PreferenceProfile).where(
+                PreferenceProfile.user_id == other,
+                or_(
+                    PreferenceProfile.last_behaviour_id.is_(None),
+                    PreferenceProfile.last_behaviour_id >= first,
+                ),
+            )
+        )
+        reset += _rowcount(result)
+    return len(rows), reset
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
+    """Delete every row about the user and unquote her in other users' rows (right to erasure).
+
+    Counts are of the rows each statement deleted, including other users' feedback on her
+    pictures (it goes with the pictures). Other users' behaviour lines about her pictures are
+    rewritten, and their profile versions built on those lines reset (``_unquote_others``).
     """
     await repo.require_user(session=session, user_id=user_id)
-    counts = await user_counts(session=session, user_id=user_id)
-    counts["keyword_rules"] = await _count(session, KeywordRule, KeywordRule.user_id == user_id)
+    counts: dict[str, int] = {}
+    rewritten, reset = await _unquote_others(session, user_id)
     keys = await session.scalars(
         select(Generation.output_key).where(
             Generation.user_id == user_id, Generation.output_key.is_not(None)
@@ -230,21 +283,26 @@ async def forget_user(*, session: AsyncSession, user_id: int) -> ForgetResult:
         Message,
     )
     for model in owned:
-        await session.execute(delete(model).where(model.user_id == user_id))
-    await session.execute(
+        result = await session.execute(delete(model).where(model.user_id == user_id))
+        counts[model.__tablename__] = _rowcount(result)
+    result = await session.execute(
         delete(Feedback).where(
             Feedback.generation_id.in_(select(Generation.id).where(Generation.user_id == user_id))
         )
     )
+    counts["feedback"] += _rowcount(result)
     for last in (Generation, PreferenceProfile, UserSettings):
-        await session.execute(delete(last).where(last.user_id == user_id))
+        result = await session.execute(delete(last).where(last.user_id == user_id))
+        counts[last.__tablename__] = _rowcount(result)
     await session.execute(
         update(ChannelSettings).where(ChannelSettings.updated_by == user_id).values(updated_by=None)
     )
-    await session.execute(delete(User).where(User.id == user_id))
+    result = await session.execute(delete(User).where(User.id == user_id))
+    counts["users"] = _rowcount(result)
     await session.flush()
-    counts["users"] = 1
-    return ForgetResult(deleted=counts, output_keys=output_keys)
+    return ForgetResult(
+        deleted=counts, output_keys=output_keys, others_rewritten=rewritten, others_reset=reset
+    )
 
 
 async def database_stats(*, session: AsyncSession) -> dict[str, Any]:

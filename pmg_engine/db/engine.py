@@ -24,13 +24,19 @@ def ensure_sqlite_folder(url: str) -> None:
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncEngine:
-    """Create the async engine for ``url``; SQLite gets its pragmas and its folder."""
+    """Create the async engine for ``url``; SQLite gets its pragmas and its folder.
+
+    Statement parameters hold users' messages and prompts: they never appear in an error's
+    text or in the echoed SQL (``hide_parameters``), so no traceback or log line quotes them.
+    """
     if make_url(url).get_backend_name() == "sqlite":
         ensure_sqlite_folder(url)
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_size=pool_size, pool_pre_ping=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -73,7 +74,7 @@ class User(Base):
 
 
 class UserSettings(Base):
-    """Per-user knobs: the personalization weight alpha and whether we may learn from them."""
+    """Per-user knobs: weight alpha, whether we may learn, whether their taste shows in public."""
 
     __tablename__ = "user_settings"
     __table_args__ = (
@@ -88,6 +89,8 @@ class UserSettings(Base):
     personalization_weight: Mapped[float] = mapped_column(Float, default=2 / 3)
     learning_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     notice_shown: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Preference keywords come from private chats too: shown in public only when the user says so.
+    share_keywords: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="settings")

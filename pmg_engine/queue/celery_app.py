@@ -9,7 +9,7 @@ section 4). Beside Celery's own keys, one Redis namespace holds:
 - ``{ns}:jobs:cancel:{id}``: set to stop a running job at its next step;
 - ``{ns}:jobs:resent:{id}:{attempts}:{owner}``: whoever sends a lost job again first sets it, so
   several bots and workers noticing the same dead worker send one message, not one each;
-- ``{ns}:workers:{worker id}``: a worker's liveness key, refreshed by its heartbeat.
+- ``{ns}:workers:{worker id}``: a worker's liveness key, refreshed by its consuming loop.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
+import redis
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, WatchError
 
 from pmg_engine.queue.base import EventKind, JobEvent, QueueUnavailable
 
@@ -41,6 +43,14 @@ TASK_NAME = "pmg.generate"
 # Unexpected failures around a job (the database is down) are retried this often, 10 s apart.
 INFRA_RETRIES = 60
 INFRA_RETRY_S = 10.0
+
+
+# The exit status of a worker whose consumer stalled for good (EX_TEMPFAIL: start it again).
+STALLED_EXIT_CODE = 75
+
+
+class ConsumerStalled(RedisConnectionError):
+    """The consumer takes no messages though its queue holds some: reconnect it."""
 
 
 def task_id_for(generation_id: int) -> str:
@@ -65,6 +75,20 @@ class RedisKeys:
     @property
     def celery_prefix(self) -> str:
         return f"{self.namespace}:celery:"
+
+    @property
+    def unacked(self) -> str:
+        """Celery's hash of delivered, unacknowledged messages (the Redis transport's)."""
+        return f"{self.celery_prefix}unacked"
+
+    @property
+    def unacked_index(self) -> str:
+        return f"{self.celery_prefix}unacked_index"
+
+    @property
+    def celery_queue(self) -> str:
+        """The Redis list of the messages waiting in the namespace's Celery queue."""
+        return f"{self.celery_prefix}{self.namespace}"
 
     def cancel(self, generation_id: int) -> str:
         return f"{self.namespace}:jobs:cancel:{generation_id}"
@@ -106,6 +130,60 @@ def member_ids(members: object) -> set[int]:
     if not isinstance(members, list):
         raise TypeError(f"expected a list of members from Redis, got {members!r}")
     return {int(m.decode() if isinstance(m, bytes) else str(m)) for m in members}
+
+
+def redelivered_payload(raw: bytes | str, task_id: str) -> dict[str, Any] | None:
+    """Return the message of an unacknowledged entry if it is ``task_id``'s, marked redelivered.
+
+    An entry is ``[message, exchange, routing_key]`` as the Redis transport stores it.
+    """
+    try:
+        message = json.loads(raw)[0]
+        if message["headers"]["id"] != task_id:
+            return None
+        message["headers"]["redelivered"] = True
+        message["properties"]["delivery_info"]["redelivered"] = True
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def restore_to_front(client: redis.Redis, keys: RedisKeys, generation_id: int) -> bool:
+    """Put a dead worker's unacknowledged message back at the front of the queue.
+
+    The Redis transport gives such a message back only after the visibility timeout; sending
+    the job anew would put it behind every job submitted since. Moved from the unacknowledged
+    hash to the end the workers pop from, it runs next: a retry keeps its place. Returns
+    False when the message is not held there (then the caller sends the job again).
+    """
+    task_id = task_id_for(generation_id)
+    with client.pipeline() as pipe:
+        for _ in range(5):
+            try:
+                pipe.watch(keys.unacked)  # type: ignore[no-untyped-call]  # untyped in redis-py
+                entries = pipe.hgetall(keys.unacked)
+                found = next(
+                    (
+                        (tag, message)
+                        for tag, raw in entries.items()
+                        if (message := redelivered_payload(raw, task_id)) is not None
+                    ),
+                    None,
+                )
+                if found is None:
+                    pipe.unwatch()
+                    return False
+                tag, message = found
+                pipe.multi()
+                # Workers pop with BRPOP, from the right: a right push is the front.
+                pipe.rpush(keys.celery_queue, json.dumps(message))
+                pipe.hdel(keys.unacked, tag)
+                pipe.zrem(keys.unacked_index, tag)
+                pipe.execute()
+                return True
+            except WatchError:
+                continue
+    return False
 
 
 def needs_resend(row: Generation, *, on_redis: bool, owner_alive: bool) -> bool:
@@ -200,9 +278,11 @@ def _register_worker(app: Celery, runtime: WorkerRuntime, settings: QueueSetting
             raise task.retry(countdown=runtime.liveness_ttl_s)
 
     class Lifecycle(bootsteps.StartStopStep):  # type: ignore[misc]  # celery is untyped
-        """Beat the worker's heart and recover dead workers' jobs while the worker runs."""
+        """Beat from the consuming loop and recover dead workers' jobs while the worker runs."""
 
         def start(self, worker: Any) -> None:
+            # The worker's timer is its event loop's: it fires only while that loop consumes.
+            self.tref = worker.timer.call_repeatedly(settings.heartbeat_s, self.tick)
             for generation_id in runtime.start_serving():
                 log.info("sending generation %s again: its worker stopped", generation_id)
                 app.send_task(
@@ -212,7 +292,26 @@ def _register_worker(app: Celery, runtime: WorkerRuntime, settings: QueueSetting
                     queue=settings.namespace,
                 )
 
+        def tick(self) -> None:
+            from celery.worker import state
+
+            verdict = runtime.tick(idle=not state.reserved_requests)
+            if verdict == "reconnect":
+                log.error("the worker stopped taking jobs while its queue holds some; reconnecting")
+                # A connection error raised in the loop restarts Celery's consumer.
+                raise ConsumerStalled("the consumer stopped taking messages")
+            if verdict == "exit":
+                log.critical(
+                    "the worker still takes no jobs after reconnecting; exiting so that its "
+                    "supervisor starts it again"
+                )
+                runtime.stop_serving()
+                state.should_stop = STALLED_EXIT_CODE
+
         def stop(self, worker: Any) -> None:
+            tref = getattr(self, "tref", None)
+            if tref is not None:
+                tref.cancel()
             runtime.stop_serving()
 
     app.steps["worker"].add(Lifecycle)
@@ -233,10 +332,10 @@ class CeleryBroker:
 
     def unavailable(self, exc: BaseException) -> QueueUnavailable:
         """Return the error that tells a user the queue is down, in one sentence."""
+        # Where Redis lives is for the operator's log, not for the user's screen.
         log.warning("Redis at %s is unreachable: %s", self.location, exc)
         return QueueUnavailable(
-            f"the job queue (Redis at {self.location}) cannot be reached right now; "
-            "please try again in a minute"
+            "the job queue cannot be reached right now; please try again in a minute"
         )
 
     async def enqueue(self, generation_id: int) -> int:
@@ -286,10 +385,22 @@ class CeleryBroker:
             "its worker stopped" if on_redis else "Redis no longer holds it",
         )
         if on_redis:
-            await self.resend(row.id)
+            if not await asyncio.to_thread(self._restore_to_front, row.id):
+                await self.resend(row.id)
         else:
             await self.enqueue(row.id)
         return True
+
+    def _restore_to_front(self, generation_id: int) -> bool:
+        client = redis.Redis.from_url(
+            self.settings.broker_url.get_secret_value(), socket_connect_timeout=3, socket_timeout=10
+        )
+        try:
+            return restore_to_front(client, self.keys, generation_id)
+        except (RedisError, OSError) as exc:
+            raise self.unavailable(exc) from exc
+        finally:
+            client.close()
 
     async def position(self, generation_id: int) -> int | None:
         """Return how many unfinished jobs were submitted before this one (``None``: none)."""

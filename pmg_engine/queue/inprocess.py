@@ -223,8 +223,19 @@ class InProcessQueue(QueueClient):
         return False
 
     async def resume_pending(self) -> list[int]:
-        """Queue every job left queued or running by an earlier process, oldest first."""
+        """Queue every job left queued or running by an earlier process, oldest first.
+
+        Rows a dead local process left running are taken back first (``jobs.reclaim_stale``);
+        a row whose owner still runs (another bot on this database) is left to it.
+        """
         self._require_started()
+        reclaimed = await jobs.reclaim_stale(sessions=self._service.sessions, own_id=self.worker_id)
+        if reclaimed.requeued or reclaimed.failed:
+            log.info(
+                "took back jobs of a stopped process: %s queued again, %s failed",
+                reclaimed.requeued,
+                reclaimed.failed,
+            )
         rows = await jobs.pending(sessions=self._service.sessions)
         for row in rows:
             self._enqueue(row.id)
@@ -311,4 +322,10 @@ class InProcessQueue(QueueClient):
             worker_id=self.worker_id,
             emit=self._emit,
             stop_requested=lambda: self._stop.get(generation_id),
+            is_alive=self._owner_alive,
         )
+
+    async def _owner_alive(self, worker_id: str) -> bool:
+        # Another local process (another bot on this database) by its pid; an earlier queue of
+        # this process is gone; a remote owner is trusted, since it cannot be checked here.
+        return worker_id != self.worker_id and jobs.local_owner_alive(worker_id) is not False

@@ -6,6 +6,8 @@ compare-and-set on the row, so two workers (or a worker and a cancel) can never 
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     pass
 
 FINAL_STATUSES = ("done", "failed", "cancelled")
+INTERRUPTED_MESSAGE = "interrupted: the terminal chat that was drawing it stopped"
 PENDING_STATUSES = ("queued", "running")
 FAILED_MESSAGE = "the sticker could not be made; please try again"
 CANCELLED_MESSAGE = "the job was cancelled"
@@ -67,6 +70,74 @@ class JobRow:
             key: value.isoformat() if isinstance(value, datetime) else value
             for key, value in self.__dict__.items()
         }
+
+
+def local_worker_id(kind: str) -> str:
+    """Return the worker id of a process that runs jobs itself: ``kind@host:pid``."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}"
+
+
+def local_owner_alive(worker_id: str | None) -> bool | None:
+    """Whether the local process that owns a row still runs; ``None`` when it cannot be told.
+
+    Only ids of the form ``kind@host:pid`` on this host can be checked (by asking the
+    operating system about the pid); Celery workers' ids are judged by their liveness keys.
+    """
+    if worker_id is None or "@" not in worker_id:
+        return None
+    _, _, place = worker_id.partition("@")
+    host, _, pid_text = place.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    """What ``reclaim_stale`` did: jobs given back to the queue, and interactive ones failed."""
+
+    requeued: list[int]
+    failed: list[int]
+
+
+async def reclaim_stale(*, sessions: Sessions, own_id: str | None = None) -> Reclaimed:
+    """Take back rows left ``running`` by a local process that is gone (call at start).
+
+    ``own_id`` is the caller's worker id: at start nothing of its own runs, so its rows (an
+    earlier queue of this same process) are stale too.
+
+    A row of the in-process queue goes back to ``queued`` (its attempt counts, as a crashed
+    worker's does), keeping its place, since the queue runs pending rows oldest first. A row
+    the terminal chat was drawing (or one with no owner recorded) fails with a sentence: the
+    person who asked has left with that process.
+    """
+    requeued: list[int] = []
+    failed: list[int] = []
+    async with sessions() as session, session.begin():
+        rows = list(await session.scalars(select(Generation).where(Generation.status == "running")))
+        for row in rows:
+            owner = row.worker_id
+            if owner is not None and owner != own_id and local_owner_alive(owner) is not False:
+                continue
+            same_owner = (
+                Generation.worker_id.is_(None) if owner is None else Generation.worker_id == owner
+            )
+            current = [Generation.status == "running", same_owner]
+            if owner is not None and owner.startswith("inprocess@"):
+                values: dict[str, Any] = {"status": "queued", "worker_id": None}
+                if await _swap(session, row.id, where=current, values=values):
+                    requeued.append(row.id)
+                continue
+            values = {"status": "failed", "error": INTERRUPTED_MESSAGE, "finished_at": utcnow()}
+            if await _swap(session, row.id, where=current, values=values):
+                failed.append(row.id)
+    return Reclaimed(requeued=requeued, failed=failed)
 
 
 async def never_alive(_worker_id: str) -> bool:

@@ -3,18 +3,28 @@
 ``pmg worker`` (the composition root) creates a ``WorkerRuntime``, opens it (models load here,
 before the worker takes its first message), and hands it to ``create_celery_app``; the Celery
 task then only turns a generation id into ``run_job(id)``. Nothing happens at import time.
+
+Liveness comes from the loop that consumes messages, never from a side thread (DESIGN.md
+section 4): the worker's event loop beats between jobs, and the job's own loop beats while a
+job runs. A side thread would keep a worker "alive" whose consumer had stopped taking messages
+(an acknowledgement that failed while Redis was away leaves the Redis transport waiting on a
+socket that is gone). The same tick therefore checks that the consumer still consumes: a worker
+with nothing to do while its queue holds messages is stalled, reconnects, and exits (for its
+supervisor to start it again) if reconnecting did not help; other workers then take its jobs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import socket
-import threading
+import time
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import redis
 from redis.exceptions import RedisError
@@ -22,7 +32,13 @@ from redis.exceptions import RedisError
 from pmg_engine.errors import PMGError
 from pmg_engine.queue import jobs
 from pmg_engine.queue.base import JobEvent
-from pmg_engine.queue.celery_app import RedisKeys, encode_event, member_ids, needs_resend
+from pmg_engine.queue.celery_app import (
+    RedisKeys,
+    encode_event,
+    member_ids,
+    needs_resend,
+    restore_to_front,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +52,46 @@ log = logging.getLogger(__name__)
 
 class WorkerStartError(PMGError):
     """The worker cannot serve jobs (no generator, an old database); the message says why."""
+
+
+Verdict = Literal["ok", "reconnect", "exit"]
+
+
+@dataclass
+class ConsumerWatch:
+    """Tell a consumer that takes messages from one that stopped, from what its loop sees.
+
+    An idle worker (no message received and not yet acknowledged) whose queue has held
+    messages for ``stall_s`` is not consuming: a live consumer with a free slot takes a
+    waiting message at once. The first stall asks for a reconnect; a stall that outlives
+    ``max_reconnects`` reconnects asks the worker to exit.
+    """
+
+    stall_s: float
+    max_reconnects: int = 1
+    _waiting_since: float | None = field(default=None, init=False)
+    _reconnects: int = field(default=0, init=False)
+
+    def observe(self, *, idle: bool, waiting: int | None, now: float) -> Verdict:
+        """Return what the worker does after one look at its slot and its queue."""
+        if waiting is None:
+            # Redis is unreachable: the consumer reconnects by itself; nothing to judge yet.
+            return "ok"
+        if not idle or waiting == 0:
+            self._waiting_since = None
+            if not idle:
+                self._reconnects = 0
+            return "ok"
+        if self._waiting_since is None:
+            self._waiting_since = now
+            return "ok"
+        if now - self._waiting_since < self.stall_s:
+            return "ok"
+        self._waiting_since = None
+        if self._reconnects >= self.max_reconnects:
+            return "exit"
+        self._reconnects += 1
+        return "reconnect"
 
 
 def default_worker_id() -> str:
@@ -64,8 +120,9 @@ class WorkerRuntime:
         self._engine: AsyncEngine | None = None
         self._runner: JobRunner | None = None
         self._redis: redis.Redis | None = None
-        self._stop_beat = threading.Event()
-        self._beat: threading.Thread | None = None
+        self._last_beat = 0.0
+        # A stalled consumer is noticed within two beats of the stall window.
+        self.watch = ConsumerWatch(stall_s=max(5.0, 2 * settings.queue.heartbeat_s))
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -112,11 +169,8 @@ class WorkerRuntime:
         return loaded.notes
 
     def start_serving(self) -> list[int]:
-        """Start the heartbeat; return jobs of dead workers to send again (worker start hook)."""
+        """Beat once; return jobs of dead workers to send again (worker start hook)."""
         self._heartbeat()
-        self._stop_beat.clear()
-        self._beat = threading.Thread(target=self._beat_loop, name="pmg-heartbeat", daemon=True)
-        self._beat.start()
         try:
             return self._orphans()
         except (RedisError, OSError) as exc:
@@ -124,10 +178,7 @@ class WorkerRuntime:
             return []
 
     def stop_serving(self) -> None:
-        """Stop the heartbeat and say goodbye, so nobody waits for this worker's liveness."""
-        self._stop_beat.set()
-        if self._beat is not None:
-            self._beat.join(timeout=5)
+        """Say goodbye, so nobody waits for this worker's liveness to expire."""
         if self._redis is not None:
             try:
                 self._redis.delete(self.keys.worker(self.worker_id))
@@ -151,15 +202,44 @@ class WorkerRuntime:
         """Claim and run one job (blocking; called by the Celery task)."""
         if self._loop is None or self._runner is None:
             raise RuntimeError("the worker runtime is not open")
-        return self._loop.run(
-            self._runner.execute(
+        return self._loop.run(self._run_beating(generation_id))
+
+    async def _run_beating(self, generation_id: int) -> Outcome:
+        # The job's loop beats while the job runs: if this thread hangs, the beats stop.
+        assert self._runner is not None
+        beat = asyncio.create_task(self._beat_while_running())
+        try:
+            return await self._runner.execute(
                 generation_id,
                 worker_id=self.worker_id,
                 emit=self._emit,
                 stop_requested=lambda: self._stop_requested(generation_id),
                 is_alive=self._is_alive,
             )
-        )
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _beat_while_running(self) -> None:
+        while True:
+            self._heartbeat()
+            await asyncio.sleep(self.settings.queue.heartbeat_s)
+
+    # -- liveness between jobs (called by the consuming loop's timer) ---------------------------
+
+    def tick(self, *, idle: bool) -> Verdict:
+        """Beat, and judge whether the consumer still takes messages (see ``ConsumerWatch``)."""
+        self._heartbeat()
+        return self.watch.observe(idle=idle, waiting=self._waiting(), now=time.monotonic())
+
+    def _waiting(self) -> int | None:
+        # Celery's queue is a Redis list named after the queue, under the namespace prefix.
+        assert self._redis is not None
+        try:
+            return int(self._redis.llen(self.keys.celery_queue))
+        except (RedisError, OSError):
+            return None
 
     def _orphans(self) -> list[int]:
         # Jobs a dead worker left running: their messages come back only after the visibility
@@ -180,7 +260,10 @@ class WorkerRuntime:
             if needs_resend(row, on_redis=True, owner_alive=alive) and self._redis.set(
                 self.keys.resent(row.id, row.attempts, owner), "1", nx=True, ex=ttl
             ):
-                resend.append(row.id)
+                if restore_to_front(self._redis, self.keys, row.id):
+                    log.info("generation %s goes first again: its worker stopped", row.id)
+                else:
+                    resend.append(row.id)
         return resend
 
     def _emit(self, event: JobEvent) -> None:
@@ -218,12 +301,8 @@ class WorkerRuntime:
         assert self._redis is not None
         try:
             self._redis.set(self.keys.worker(self.worker_id), "1", ex=self.liveness_ttl_s)
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             log.warning("heartbeat failed: %s", exc)
-
-    def _beat_loop(self) -> None:
-        while not self._stop_beat.wait(self.settings.queue.heartbeat_s):
-            self._heartbeat()
 
 
 def serve(runtime: WorkerRuntime, *, hostname: str | None = None, loglevel: str = "info") -> int:

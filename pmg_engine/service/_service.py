@@ -29,6 +29,7 @@ from pmg_engine.service._types import (
     ProgressCallback,
     ServiceConfig,
 )
+from pmg_engine.text import clean_text, clip
 
 if TYPE_CHECKING:
     from pmg_engine.chat import ChatReplier
@@ -92,10 +93,13 @@ class PMGService:
         guild_id: int | None = None,
         discord_message_id: int | None = None,
     ) -> bool:
-        """Store a chat turn; learn from it only if the user opted in. Return whether it learned."""
+        """Store a chat turn; learn from it only if the user opted in. Return whether it learned.
+
+        The text is cleaned (``clean_text``) and cut to ``MAX_MESSAGE_CHARS``.
+        """
+        content = clip(clean_text(content), MAX_MESSAGE_CHARS).text
         if not content.strip():
             raise InvalidInputError("an empty message cannot be stored")
-        content = content[:MAX_MESSAGE_CHARS]
         async with self.sessions() as session, session.begin():
             await self._user(session, user_id=user_id, name=user_name, source=source)
             message = await repo.add_message(
@@ -162,6 +166,8 @@ class PMGService:
         discord_message_id: int | None = None,
     ) -> ChatTurn:
         """Store a message, answer it from a short window and the user's keywords, store that."""
+        clipped = clip(clean_text(content), MAX_MESSAGE_CHARS)
+        content = clipped.text
         learned = await self.record_message(
             user_id=user_id,
             user_name=user_name,
@@ -188,7 +194,9 @@ class PMGService:
             channel_id=channel_id,
             guild_id=guild_id,
         )
-        return ChatTurn(reply=reply, learned=learned)
+        return ChatTurn(
+            reply=reply, learned=learned, cut_to=MAX_MESSAGE_CHARS if clipped.cut else None
+        )
 
     async def update_profile(self, *, user_id: int) -> ProfileUpdate:
         """Bring the user's profile up to date; a no-op (no LLM call) without new behaviour."""
@@ -201,9 +209,12 @@ class PMGService:
         weight = request.personalization_weight
         if weight is not None and (not math.isfinite(weight) or not 0 <= weight <= 1):
             raise InvalidInputError(f"the weight must be between 0 and 1, got {weight}")
+        name = request.user_name
+        if name is not None:
+            name = " ".join(clean_text(name).split()) or None
         if request.prompt is None:
-            return request
-        prompt = " ".join(request.prompt.split())
+            return GenerationRequest(**{**request.__dict__, "user_name": name})
+        prompt = " ".join(clean_text(request.prompt).split())
         if not prompt or clean_keyword(prompt, max_words=10_000, max_chars=10_000) is None:
             raise InvalidInputError("describe what to draw with at least one word")
         if len(prompt) > self.config.max_prompt_chars:
@@ -211,7 +222,7 @@ class PMGService:
                 f"the prompt is {len(prompt)} characters; the limit is "
                 f"{self.config.max_prompt_chars}"
             )
-        return GenerationRequest(**{**request.__dict__, "prompt": prompt})
+        return GenerationRequest(**{**request.__dict__, "prompt": prompt, "user_name": name})
 
     async def submit(self, request: GenerationRequest) -> tuple[int, bool]:
         """Validate and record a queued generation; return ``(id, created)`` (idempotent)."""
@@ -254,14 +265,22 @@ class PMGService:
             return generation.id, created
 
     async def generate(
-        self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None
+        self,
+        request: GenerationRequest,
+        *,
+        on_progress: ProgressCallback | None = None,
+        worker_id: str | None = None,
     ) -> GenerationResult:
         """Submit and run one request in this process (the embedded default)."""
         generation_id, _ = await self.submit(request)
-        return await self.run(generation_id, on_progress=on_progress)
+        return await self.run(generation_id, on_progress=on_progress, worker_id=worker_id)
 
     async def run(
-        self, generation_id: int, *, on_progress: ProgressCallback | None = None
+        self,
+        generation_id: int,
+        *,
+        on_progress: ProgressCallback | None = None,
+        worker_id: str | None = None,
     ) -> GenerationResult:
         """Run a recorded generation: profile, keywords, candidates, selection, files, row."""
         # 1. Claim the row (a finished job returns its stored result: runs are idempotent).
@@ -270,6 +289,9 @@ class PMGService:
             if generation.status == "done":
                 return result_of(generation, outputs_dir=self.config.outputs_dir)
             generation.status = "running"
+            if worker_id is not None:
+                # Who draws it, so that a later start can tell a row whose process died.
+                generation.worker_id = worker_id
             generation.attempts += 1
             generation.started_at = utcnow()
             user_id, kind = generation.user_id, generation.kind

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pmg_engine.text import clean_text
+
 if TYPE_CHECKING:
     from pmg_engine.conditioning import WeightMode
     from pmg_engine.generators import ImageGenerator
@@ -22,7 +24,7 @@ DEFAULT_NEGATIVE_PROMPT = "lowres, text, watermark, signature, blurry, worst qua
 
 def local_user_id(name: str) -> int:
     """Map a local-chat name to a stable id below zero, where no Discord snowflake lives."""
-    digest = hashlib.sha256(name.strip().casefold().encode("utf-8")).digest()
+    digest = hashlib.sha256(clean_text(name).strip().casefold().encode("utf-8")).digest()
     return -(int.from_bytes(digest[:7], "big") + 1)
 
 
@@ -98,10 +100,14 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class ChatTurn:
-    """The answer to one chat message, and whether the message was learned from."""
+    """The answer to one chat message, whether it was learned from, and whether it was cut.
+
+    ``cut_to`` is the length limit when the message was longer and only its start was kept.
+    """
 
     reply: str
     learned: bool
+    cut_to: int | None = None
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,9 @@ async def test_sync_is_owner_only_and_explicit(harness: Harness) -> None:
     assert int(commands["admin"]["default_member_permissions"]) == 8  # Administrator
     assert commands["admin"]["contexts"] == [0]
     prefs = {o["name"] for o in commands["prefs"]["options"]}
-    assert prefs == {"show", "weight", "pin", "ban", "reset", "learning", "export", "forget"}
+    assert prefs == {
+        *("show", "weight", "pin", "ban", "reset", "learning", "sharing", "export", "forget")
+    }
     assert synced.followups()[0].json["content"] == "Synced 4 commands."
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import discord.http
 import pytest
 from click.testing import CliRunner
 
@@ -48,3 +49,19 @@ async def test_run_wires_everything_and_syncs_only_when_asked(
     (put,) = [c for c in recorder.calls if c.method == "PUT"]
     assert put.path == f"/applications/{p.APP_ID}/commands"
     assert {c["name"] for c in put.json} == {"sticker", "image", "prefs", "admin"}
+
+
+def test_bot_without_network_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`pmg bot` that cannot reach Discord says so in one sentence and exits 1."""
+    # Discord's API at a port where nothing listens: the connection is refused for real.
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:1/api/v10")
+    monkeypatch.setenv("PMG_DISCORD__TOKEN", "not.a.token")
+    monkeypatch.setenv("PMG_STORAGE__DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(bot_command, [])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert error.startswith("Error: cannot reach Discord (")
+    assert error.endswith("check this machine's network and try again")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import zipfile
 
 import pytest
 
@@ -134,16 +136,19 @@ async def test_learning_with_an_unknown_state_is_refused(harness: Harness) -> No
 
 
 async def test_export_sends_every_row_as_an_ephemeral_json_file(harness: Harness) -> None:
-    """/prefs export sends a JSON file with the user's rows, visible only to them."""
+    """/prefs export sends a zip of the user's rows and pictures, visible only to them."""
     await harness.say("I love cats", ALICE, dm=True)
     await harness.draw(ALICE, PROMPT)
     exported = await harness.slash("prefs export", ALICE)
     (followup,) = exported.followups()
     assert followup.json["flags"] == p.EPHEMERAL
     (sent,) = followup.files
-    assert sent.filename == f"pmg-export-{ALICE.id}.json"
-    document = json.loads(sent.data)
-    assert document["format"] == "pmg-user-export/1"
+    assert sent.filename == f"pmg-export-{ALICE.id}.zip"
+    with zipfile.ZipFile(io.BytesIO(sent.data)) as archive:
+        document = json.loads(archive.read("export.json"))
+        (key,) = [g["output_key"] for g in document["generations"]]
+        assert archive.read(f"images/{key}").startswith(b"\x89PNG")
+    assert document["format"] == "pmg-user-export/2"
     assert document["user"]["id"] == ALICE.id
     assert [m["content"] for m in document["messages"]][:1] == ["I love cats"]
     assert [g["prompt"] for g in document["generations"]] == [PROMPT]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 from tests.bot.harness import Harness, p
 from tests.bot.support import ALICE, CHAT_REPLY, embed_fields, generations, rows_about
@@ -47,7 +49,9 @@ async def test_a_new_users_story(harness: Harness) -> None:
     exported = await harness.slash("prefs export", ALICE, dm=True)
     (followup,) = exported.followups()
     assert followup.json["flags"] == p.EPHEMERAL
-    document = json.loads(followup.files[0].data)
+    with zipfile.ZipFile(io.BytesIO(followup.files[0].data)) as archive:
+        document = json.loads(archive.read("export.json"))
+        assert len([n for n in archive.namelist() if n.endswith(".png")]) == 2
     assert len(document["generations"]) == 2
     assert len(document["feedback"]) == 1
     assert len(document["messages"]) == 4

@@ -59,7 +59,7 @@ def test_chat_session_talk_sticker_keywords_rate(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Hi ada!" in out
-    assert "pmg-admin" in out
+    assert "/forget erases it" in out
     assert "your taste now counts 0.90" in out
     assert "drawn from: cat, drinking, coffee" in out
     taste = next(line for line in out.splitlines() if "your taste:" in line)

@@ -138,3 +138,21 @@ def test_worker_without_a_generator_says_why(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "PMG_GENERATOR__MODEL" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_requeue_with_the_broker_down_says_the_job_waits(jobs_db: Jobs) -> None:
+    """Requeue while Redis is down: the row is queued, the command says it waits, exit 3."""
+    generation_id = jobs_db.ids["old_running"]
+    celery = {
+        "PMG_QUEUE__BACKEND": "celery",
+        "PMG_QUEUE__BROKER_URL": "redis://127.0.0.1:1/0",
+        "PMG_QUEUE__NAMESPACE": "pmg-down",
+    }
+    result = run(jobs_db, "requeue", str(generation_id), **celery)
+    assert result.exit_code == 3
+    assert f"job {generation_id} waits" in result.stderr
+    assert "Traceback" not in result.output
+    as_json = run(jobs_db, "requeue", str(generation_id), "--json", **celery)
+    assert as_json.exit_code == 3
+    report = json.loads(as_json.stdout)
+    assert (report["status"], report["sent"]) == ("queued", False)

@@ -67,6 +67,9 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
             return
         verdicts = [await deps.safety.judge(r) for r in (plain, mine)]
         worst = max(verdicts, key=lambda v: ORDER[v.action])
+        show_taste = await store.shows_taste(
+            deps.service.sessions, user_id=user.id, in_dm=interaction.guild_id is None
+        )
         if worst.action == "refuse":
             post = runner.result_post(mine, worst, user.id)
         else:
@@ -78,7 +81,9 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
             name = f"compare-{plain.generation_id}-{mine.generation_id}.png"
             post = Post(
                 f"⚠️ Behind a spoiler: {worst.reason}." if spoiler else None,
-                compare_embed(plain, mine),
+                compare_embed(plain, mine, show_taste=show_taste),
                 lambda: [discord.File(io.BytesIO(data), filename=name, spoiler=spoiler)],
             )
         await runner.post(interaction, post, channel_id=interaction.channel_id, user_id=user.id)
+        if not show_taste and worst.action != "refuse":
+            await runner.tell_taste(interaction, mine)

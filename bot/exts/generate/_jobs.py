@@ -12,7 +12,7 @@ import discord
 
 from bot import store
 from bot.errors import Refused, sentence
-from bot.render import notice, progress_text, result_embed
+from bot.render import notice, progress_text, result_embed, taste_note
 from bot.safety import Verdict
 from pmg_engine.db import repo
 from pmg_engine.errors import PMGError
@@ -84,11 +84,29 @@ class JobRunner:
                     user_id=request.user_id,
                 )
                 return
-            post = self.result_post(result, await self.deps.safety.judge(result), request.user_id)
+            show_taste = await store.shows_taste(
+                self.deps.service.sessions,
+                user_id=request.user_id,
+                in_dm=interaction.guild_id is None,
+            )
+            verdict = await self.deps.safety.judge(result)
+            post = self.result_post(result, verdict, request.user_id, show_taste=show_taste)
             await self.post(
                 interaction, post, channel_id=request.channel_id, user_id=request.user_id
             )
+            if not show_taste and verdict.action != "refuse":
+                await self.tell_taste(interaction, result)
         await self.maybe_notice(interaction, request.user_id)
+
+    async def tell_taste(self, interaction: discord.Interaction, result: GenerationResult) -> None:
+        """Tell the owner alone (ephemerally) which of their tastes a public picture used."""
+        note = taste_note(result)
+        if note is None or interaction.is_expired():
+            return
+        try:
+            await interaction.followup.send(note, ephemeral=True)
+        except discord.HTTPException:
+            log.info("could not tell %s their taste", interaction.user.id)
 
     async def follow(
         self,
@@ -147,8 +165,15 @@ class JobRunner:
 
     # -- delivery --------------------------------------------------------------------------------
 
-    def result_post(self, result: GenerationResult, verdict: Verdict, requester_id: int) -> Post:
-        """Return the message that shows a result, as the safety verdict allows."""
+    def result_post(
+        self,
+        result: GenerationResult,
+        verdict: Verdict,
+        requester_id: int,
+        *,
+        show_taste: bool = False,
+    ) -> Post:
+        """Return the message that shows a result, as the safety verdict and privacy allow."""
         if verdict.action == "refuse":
             return Post(REFUSED_OUTPUT)
         spoiler = verdict.action == "spoiler"
@@ -161,7 +186,7 @@ class JobRunner:
 
         return Post(
             f"⚠️ Behind a spoiler: {verdict.reason}." if spoiler else None,
-            result_embed(result, requester_id=requester_id),
+            result_embed(result, requester_id=requester_id, show_taste=show_taste),
             files,
             self.result_view(result.generation_id),
         )
@@ -217,7 +242,11 @@ class JobRunner:
         except PMGError as error:
             post = Post(f"⚠️ Your picture could not be made: {sentence(str(error))}")
         else:
-            post = self.result_post(result, await self.deps.safety.judge(result), row.user_id)
+            show_taste = await store.shows_taste(
+                self.deps.service.sessions, user_id=row.user_id, in_dm=row.guild_id is None
+            )
+            verdict = await self.deps.safety.judge(result)
+            post = self.result_post(result, verdict, row.user_id, show_taste=show_taste)
         await self.post_late(post, channel_id=row.channel_id, user_id=row.user_id)
 
     async def maybe_notice(self, interaction: discord.Interaction, user_id: int) -> None:

@@ -41,6 +41,7 @@ from pmg_engine.db.repo._users import (
     set_keyword_rule,
     set_learning_opt_in,
     set_personalization_weight,
+    set_share_keywords,
     upsert_user,
 )
 
@@ -75,5 +76,6 @@ __all__ = [
     "set_keyword_rule",
     "set_learning_opt_in",
     "set_personalization_weight",
+    "set_share_keywords",
     "upsert_user",
 ]

@@ -18,6 +18,7 @@ from pmg_engine.db.repo._checks import check_choice, check_user_id
 from pmg_engine.db.repo._rows import replace_or_add
 from pmg_engine.db.types import utcnow
 from pmg_engine.errors import InvalidInputError, NotFoundError
+from pmg_engine.text import clean_text
 
 MAX_KEYWORD_CHARS = 64
 
@@ -47,7 +48,7 @@ async def upsert_user(
     """Create the user (with default settings) or refresh their name and last-seen time."""
     check_user_id(user_id)
     check_choice("source", source, USER_SOURCES)
-    clean_name = name.strip()[:100] or str(user_id)
+    clean_name = " ".join(clean_text(name).split())[:100] or str(user_id)
     user = await session.get(User, user_id)
     if user is None:
         user = User(id=user_id, name=clean_name, source=source)
@@ -84,7 +85,7 @@ async def set_personalization_weight(
     if not isinstance(weight, int | float) or not math.isfinite(weight) or not 0 <= weight <= 1:
         raise InvalidInputError(f"personalization weight must be between 0 and 1, got {weight!r}")
     settings = await get_settings(session=session, user_id=user_id)
-    settings.personalization_weight = float(weight)
+    settings.personalization_weight = float(weight) + 0.0  # -0.0 is stored as 0.0
     await session.flush()
     return settings
 
@@ -99,9 +100,17 @@ async def set_learning_opt_in(
     return settings
 
 
+async def set_share_keywords(*, session: AsyncSession, user_id: int, enabled: bool) -> UserSettings:
+    """Record whether the user's preference keywords may be shown on their public pictures."""
+    settings = await get_settings(session=session, user_id=user_id)
+    settings.share_keywords = enabled
+    await session.flush()
+    return settings
+
+
 def normalise_keyword(keyword: str) -> str:
     """Return the canonical form of a keyword or raise ``InvalidInputError``."""
-    cleaned = " ".join(keyword.split()).casefold()
+    cleaned = " ".join(clean_text(keyword).split()).casefold()
     if not cleaned:
         raise InvalidInputError("a keyword cannot be empty")
     if len(cleaned) > MAX_KEYWORD_CHARS:
