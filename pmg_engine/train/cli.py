@@ -294,9 +294,10 @@ def scorer_command(**kw: Any) -> None:
 )
 @click.option(
     "--output-norm",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Rescale each soft token to this norm (MiniLM's real tokens are near 9).",
+    default="auto",
+    show_default=True,
+    help="Rescale each soft token to this norm: a number, auto (the median norm of the "
+    "generator's own text tokens) or off.",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_context
@@ -311,7 +312,7 @@ def implicit_command(
     tokens: int,
     max_history_tokens: int,
     negative_weight: float,
-    output_norm: float | None,
+    output_norm: str,
     **kw: Any,
 ) -> None:
     """Train the soft-prompt module on the frozen generator; writes <out>/module when it stops."""
@@ -332,10 +333,22 @@ def implicit_command(
         tokens=tokens,
         max_history_tokens=max_history_tokens,
         negative_weight=negative_weight,
-        output_norm=output_norm,
+        output_norm=_norm_choice(output_norm),
         seed=kw["seed"],
     )
     _report("implicit", train(task, options))
+
+
+def _norm_choice(value: str) -> float | str | None:
+    if value in ("auto", "off"):
+        return None if value == "off" else "auto"
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0:
+        raise click.BadParameter(f"expected a positive number, auto or off, got {value!r}")
+    return number
 
 
 @train_group.command("implicit-probe")

@@ -77,7 +77,7 @@ class ImplicitTask:
         negative_weight: float = 0.0,
         max_history_tokens: int = 160,
         timesteps: tuple[int, int] | None = None,
-        output_norm: float | None = None,
+        output_norm: float | str | None = None,
         seed: int = 0,
     ) -> None:
         if not users:
@@ -103,7 +103,7 @@ class ImplicitTask:
             num_prefix_tokens=num_prefix_tokens,
             num_tokens=num_tokens,
             max_history_tokens=max_history_tokens,
-            output_norm=output_norm,
+            output_norm=token_norm(self.encoder) if output_norm == "auto" else output_norm,
         )
         with torch.random.fork_rng():
             torch.manual_seed(seed)
@@ -339,6 +339,13 @@ def target_pixels(image: Image.Image, size: tuple[int, int], channels: int) -> n
         flat.paste(rgba, mask=rgba.getchannel("A"))
         array = np.asarray(flat, dtype=np.uint8)
     return (array.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0).astype(np.float32)
+
+
+def token_norm(encoder: Any) -> float:
+    """Return the median norm of the encoder's token states for a few plain requests."""
+    texts = ["a cat face", "a red apple", "a rocket in the sky", "a happy dog with a ball"]
+    tokens = encoder.encode(texts).tokens.float()
+    return round(float(tokens.norm(dim=-1).median()), 2)
 
 
 def fingerprint(users: Sequence[TrainingUser]) -> str:

@@ -39,7 +39,7 @@ def build_implicit_task(
     max_history_tokens: int,
     negative_weight: float,
     seed: int,
-    output_norm: float | None = None,
+    output_norm: float | str | None = None,
 ) -> ImplicitTask:
     """Load the frozen parts and the users, then build the task (one clear error otherwise)."""
     from pmg_engine.cli._runtime import get_settings
