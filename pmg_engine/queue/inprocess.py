@@ -326,6 +326,7 @@ class InProcessQueue(QueueClient):
         )
 
     async def _owner_alive(self, worker_id: str) -> bool:
-        # Another local process (another bot on this database) by its pid; an earlier queue of
-        # this process is gone; a remote owner is trusted, since it cannot be checked here.
-        return worker_id != self.worker_id and jobs.local_owner_alive(worker_id) is not False
+        # Only another running local process (another bot on this database, by its pid) keeps
+        # its job; an earlier queue of this process, a dead pid or an owner that cannot be
+        # checked count as gone: one process, one worker (DESIGN.md section 4).
+        return worker_id != self.worker_id and jobs.local_owner_alive(worker_id) is True
