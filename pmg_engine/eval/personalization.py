@@ -252,7 +252,7 @@ class _Prepared:
 
 def _conditioning_rows(
     method: str, item: _Prepared, encoder: Any, options: EvalOptions
-) -> list[Conditioning]:
+) -> Conditioning:
     target = item.user.target
 
     def one(
@@ -267,13 +267,13 @@ def _conditioning_rows(
         )
 
     if method == "none":
-        return [one("", None, [ConditionWeights(implicit=0.0, preference=0.0)])]
+        return one("", None, [ConditionWeights(implicit=0.0, preference=0.0)])
     if method == "keywords":
-        return [one(item.preference_text, None, [ConditionWeights(implicit=0.0)])]
+        return one(item.preference_text, None, [ConditionWeights(implicit=0.0)])
     if method == "implicit-pooled":
-        return [one("", item.pooled, [ConditionWeights(preference=0.0)])]
+        return one("", item.pooled, [ConditionWeights(preference=0.0)])
     if method == "implicit-trained":
-        return [one("", item.trained, [ConditionWeights(preference=0.0)])]
+        return one("", item.trained, [ConditionWeights(preference=0.0)])
     mode: WeightMode = "repeat" if method == "pmg-repeat" else "scale"
     grid = personalization_grid(
         personalization_weight=options.personalization_weight, grid=options.grid, mode=mode
@@ -283,7 +283,7 @@ def _conditioning_rows(
     if preference == "" and implicit is None:
         # No taste to balance (weight 0): one plain candidate, the same picture as "none".
         grid = [ConditionWeights(implicit=0.0, preference=0.0)]
-    return [one(preference, implicit, grid)]
+    return one(preference, implicit, grid)
 
 
 def _draw(
@@ -298,7 +298,7 @@ def _draw(
     # service does), generated in padded batches.
     rows: list[tuple[int, Conditioning, int]] = []
     for index, item in enumerate(prepared):
-        conditioning = _conditioning_rows(method, item, encoder, options)[0]
+        conditioning = _conditioning_rows(method, item, encoder, options)
         for candidate in range(conditioning.batch_size):
             single = Conditioning(
                 prompt_embeds=conditioning.prompt_embeds[candidate : candidate + 1],

@@ -16,7 +16,6 @@ concepts the generator never saw (the corpus's test split); val users' come from
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -413,10 +412,3 @@ def _build_user(
         history_items=tuple(i.id for i in history),
         targets=tuple(t.id for t in targets),
     )
-
-
-def write_users(users: Sequence[SyntheticUser], path: Any) -> None:
-    """Write users as JSONL (one user per line)."""
-    with open(path, "w", encoding="utf-8") as handle:
-        for user in users:
-            handle.write(json.dumps(user.to_json(), ensure_ascii=False) + "\n")

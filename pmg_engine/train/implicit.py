@@ -15,7 +15,6 @@ latents. A step then runs the N multimodal tokens through the LLM and the UNet.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -346,16 +345,6 @@ def token_norm(encoder: Any) -> float:
     texts = ["a cat face", "a red apple", "a rocket in the sky", "a happy dog with a ball"]
     tokens = encoder.encode(texts).tokens.float()
     return round(float(tokens.norm(dim=-1).median()), 2)
-
-
-def fingerprint(users: Sequence[TrainingUser]) -> str:
-    """Return a short hash of the users' histories and target texts (recorded with a run)."""
-    hasher = hashlib.sha256()
-    for user in users:
-        hasher.update(user.user.encode())
-        hasher.update("\n".join(user.history).encode())
-        hasher.update("\n".join(t.text for t in user.targets).encode())
-    return hasher.hexdigest()[:16]
 
 
 def synthetic_training_users(corpus_dir: Path, users: Sequence[Any]) -> list[TrainingUser]:
