@@ -73,6 +73,17 @@ def sticker_request_event(prompt: str, *, kind: str = "sticker") -> BehaviourEve
     )
 
 
+def history_line_events(line: str) -> list[BehaviourEvent]:
+    """Read one line of a plain-text history as the terminal chat reads it.
+
+    ``/sticker what`` and ``/image what`` are requests; any other line is a chat message.
+    """
+    command, _, rest = line.strip().partition(" ")
+    if command in {"/sticker", "/image"} and rest.strip():
+        return [sticker_request_event(rest.strip(), kind=command[1:])]
+    return message_events(line)
+
+
 def feedback_event(
     *, prompt: str, liked: bool, keywords: Sequence[str] = (), generation_id: int | None = None
 ) -> BehaviourEvent:

@@ -91,10 +91,13 @@ async def keywords(
     as_json: bool,
 ) -> None:
     """Print the preference keywords the engine learns from a plain-text history."""
-    from pmg_engine.behaviours import message_events
+    from pmg_engine.behaviours import history_line_events
     from pmg_engine.keywords import PreferenceKeywordExtractor
     from pmg_engine.keywords.merge import MiniLMPhraseEncoder, SynonymMerger
     from pmg_engine.llm import LocalModelMissing, build_chat_model
+    from pmg_engine.runtime import quiet_model_libraries
+
+    quiet_model_libraries()
 
     settings = get_settings(ctx)
     try:
@@ -106,11 +109,13 @@ async def keywords(
     lines: list[str] = []
     source: list[int] = []  # behaviour line -> message index
     for index, message in enumerate(messages):
-        for event in message_events(message):
+        for event in history_line_events(message):
             lines.append(event.text)
             source.append(index)
     llm = None
-    if not no_llm:
+    # The local model is not asked for preference keywords (the keyword benchmark measured no
+    # gain from it), so only a server model is worth building here.
+    if not no_llm and settings.llm.provider != "local":
         try:
             llm = build_chat_model(settings.llm, models_dir=settings.storage.models_dir)
         except LocalModelMissing as exc:

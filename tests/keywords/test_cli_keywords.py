@@ -35,6 +35,15 @@ def test_explain_shows_each_keywords_lines_and_score(tmp_path: Path) -> None:
     assert not {"jupiter", "saturn"} & {w for k in data["keywords"] for w in k.split()}
 
 
+def test_request_lines_count_as_interest_in_their_subjects(tmp_path: Path) -> None:
+    """A ``/sticker`` line in a history is a request: its subjects are taste, not its phrase."""
+    history = tmp_path / "history.txt"
+    history.write_text("/sticker a cat drinking coffee\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["keywords", "--history", str(history), "--no-llm", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["keywords"] == ["cat", "coffee"]
+
+
 def test_only_the_newest_window_is_read(tmp_path: Path) -> None:
     """A long file is read from its tail: the newest lines only, within a byte budget."""
     history = tmp_path / "long.txt"
