@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot import store
 from bot.conversation import converse
 from bot.errors import sentence
 from bot.exts.generate import mood_view
@@ -61,8 +60,7 @@ class Chat(commands.Cog):
         content = turn.reply
         if turn.cut_to is not None:
             content += f"\n\n✂️ {cut_note(turn.cut_to)}"
-        sessions = self.deps.service.sessions
-        if await store.take_notice(sessions, user_id=message.author.id):
+        if await self.deps.service.users.take_notice(user_id=message.author.id):
             content += "\n\n" + notice(learning=turn.learned)
         kwargs: dict[str, Any] = {}
         if turn.mood is not None and self.deps.can_draw:
