@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.errors import PMGCommandTree
 from bot.limits import Limits, RequestLimiter
 from bot.safety import Blocklist, KeywordSafety, OutputSafety
-from bot.store import ChatChannels, SQLChatChannels
+from pmg_engine.service import ChatChannels, SQLChatChannels
 
 if TYPE_CHECKING:
     from config import Settings

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import discord
 
-from pmg_engine.db import admin
-from pmg_engine.db.admin import UserReport
 from pmg_engine.queue import JobEvent
-from pmg_engine.service import GenerationResult
+from pmg_engine.service import DatabaseStatsView, GenerationResult, UserReportView, report_rows
 
 COLOUR = discord.Colour.from_rgb(255, 170, 200)
 NOTICE = (
@@ -116,21 +113,21 @@ def compare_embed(
     return embed
 
 
-def report_embed(report: UserReport) -> discord.Embed:
+def report_embed(report: UserReportView) -> discord.Embed:
     """Show a user's stored preferences, as ``pmg-admin show`` prints them."""
     embed = discord.Embed(title=f"user {report.user_id} ({report.name})"[:256], colour=COLOUR)
-    for name, value in admin.report_rows(report):
+    for name, value in report_rows(report):
         embed.add_field(name=name, value=value[:1024] or "-", inline=name not in {"keywords"})
     return embed
 
 
-def stats_embed(stats: dict[str, Any], *, guilds: int, chat_channels: int) -> discord.Embed:
+def stats_embed(stats: DatabaseStatsView, *, guilds: int, chat_channels: int) -> discord.Embed:
     """Show row counts per table, generations per status and the bot's reach."""
     embed = discord.Embed(title="PMG bot stats", colour=COLOUR)
     embed.add_field(name="servers", value=str(guilds))
     embed.add_field(name="chat channels", value=str(chat_channels))
-    for name, count in stats["tables"].items():
+    for name, count in stats.tables.items():
         embed.add_field(name=name, value=str(count))
-    by_status = ", ".join(f"{s} {n}" for s, n in stats["generations_by_status"].items())
+    by_status = ", ".join(f"{s} {n}" for s, n in stats.generations_by_status.items())
     embed.add_field(name="generations by status", value=by_status or "none", inline=False)
     return embed

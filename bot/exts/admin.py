@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.errors import NotAllowed, Refused
 from bot.render import report_embed, stats_embed
-from pmg_engine.db import admin, repo
+from pmg_engine.errors import NotFoundError
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
@@ -70,17 +70,16 @@ class Admin(commands.GroupCog, name="Admin", group_name="admin"):
     @app_commands.describe(member="The member")
     async def show(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Show what is stored about a member (the same view as ``pmg-admin show``)."""
-        async with self.deps.service.sessions() as session:
-            if await repo.get_user(session=session, user_id=member.id) is None:
-                raise Refused(f"Nothing is stored about {member.display_name}.")
-            report = await admin.user_report(session=session, user_id=member.id)
+        try:
+            report = await self.deps.service.users.report(user_id=member.id)
+        except NotFoundError:
+            raise Refused(f"Nothing is stored about {member.display_name}.") from None
         await interaction.response.send_message(embed=report_embed(report), ephemeral=True)
 
     @app_commands.command(name="stats", description="Show the bot's stats.")
     async def stats(self, interaction: discord.Interaction) -> None:
         """Show row counts, generations per status, servers and chat channels."""
-        async with self.deps.service.sessions() as session:
-            data = await admin.database_stats(session=session)
+        data = await self.deps.service.users.stats()
         embed = stats_embed(
             data, guilds=len(self.bot.guilds), chat_channels=await self.deps.channels.count()
         )

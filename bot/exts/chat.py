@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot import store
-from bot.conversation import converse
 from bot.errors import sentence
 from bot.exts.generate import mood_view
 from bot.render import notice
 from pmg_engine.errors import PMGError
+from pmg_engine.keywords import mood_of
 from pmg_engine.text import clean_text, cut_note
 
 if TYPE_CHECKING:
@@ -45,15 +44,14 @@ class Chat(commands.Cog):
             return
         try:
             async with message.channel.typing():
-                turn = await converse(
-                    self.deps.service,
+                turn = await self.deps.service.converse(
                     self.deps.replier,
                     user_id=message.author.id,
                     user_name=message.author.name,
                     content=text,
                     channel_id=message.channel.id,
                     guild_id=message.guild.id if message.guild else None,
-                    message_id=message.id,
+                    discord_message_id=message.id,
                 )
         except PMGError as error:
             await message.reply(sentence(str(error)), mention_author=False)
@@ -61,11 +59,10 @@ class Chat(commands.Cog):
         content = turn.reply
         if turn.cut_to is not None:
             content += f"\n\n✂️ {cut_note(turn.cut_to)}"
-        sessions = self.deps.service.sessions
-        if await store.take_notice(sessions, user_id=message.author.id):
+        if await self.deps.service.users.take_notice(user_id=message.author.id):
             content += "\n\n" + notice(learning=turn.learned)
         kwargs: dict[str, Any] = {}
-        if turn.mood is not None and self.deps.can_draw:
+        if mood_of(text) is not None and self.deps.can_draw:
             kwargs["view"] = mood_view(message.author.id)
         await message.reply(content[:MAX_MESSAGE_CHARS], mention_author=False, **kwargs)
 

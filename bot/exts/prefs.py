@@ -10,13 +10,12 @@ import discord
 from discord import app_commands, ui
 from discord.ext import commands
 
-from bot import options, store
+from bot import options
 from bot.app import bot_of
 from bot.errors import Refused, guarded
 from bot.render import report_embed
-from pmg_engine.db import admin, repo
-from pmg_engine.db.models import UserSettings
-from pmg_engine.privacy import export_user, forget_user
+from pmg_engine.errors import NotFoundError
+from pmg_engine.service import MAX_KEYWORD_CHARS, KeywordRuleKind
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
@@ -24,12 +23,6 @@ if TYPE_CHECKING:
 COG_NAME = "Prefs"
 NOTHING_STORED = "Nothing is stored about you."
 KEYWORD = "A word or short phrase, e.g. pastel colours"
-
-
-def default_weight() -> float:
-    """Return the personalization weight a new user starts with (the schema's default)."""
-    default = UserSettings.__table__.c.personalization_weight.default
-    return float(getattr(default, "arg", 2 / 3))
 
 
 class ForgetButton(
@@ -71,31 +64,18 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
     def __init__(self, bot: PMGBot) -> None:
         self.bot = bot
         self.deps = bot.deps
-        self.sessions = bot.deps.service.sessions
-
-    async def _ensure(self, user: discord.abc.User) -> None:
-        await store.ensure_user(
-            self.sessions,
-            user_id=user.id,
-            name=user.name,
-            learning_opt_in=self.deps.settings.learning_opt_in_default,
-        )
+        self.users = bot.deps.service.users
 
     @app_commands.command(name="show", description="Show what I learned about you.")
     async def show(self, interaction: discord.Interaction) -> None:
         """Show keywords, pins, bans, weight and the last profile update."""
         user_id = interaction.user.id
-        if not await store.is_stored(self.sessions, user_id=user_id):
+        if not await self.users.is_stored(user_id=user_id):
             raise Refused(NOTHING_STORED)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.deps.service.update_profile(user_id=user_id)
-        async with self.sessions() as session:
-            report = await admin.user_report(session=session, user_id=user_id)
-        style = await self.deps.service.preferred_style(user_id=user_id)
-        embed = report_embed(report)
-        embed.add_field(
-            name="Your look", value=style.description if style else "not known yet", inline=False
-        )
+        taste = await self.deps.service.taste(user_id=user_id)
+        embed = report_embed(taste.report)
+        embed.add_field(name="Your look", value=taste.look or "not known yet", inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="weight", description="How much your taste counts (0 to 1).")
@@ -104,14 +84,13 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
         self, interaction: discord.Interaction, value: app_commands.Range[float, 0.0, 1.0]
     ) -> None:
         """Store the personalization weight."""
-        checked = options.weight(value)
-        await self._ensure(interaction.user)
-        async with self.sessions() as session, session.begin():
-            await repo.set_personalization_weight(
-                session=session, user_id=interaction.user.id, weight=checked
-            )
+        user = interaction.user
+        prefs = await self.users.set_weight(
+            user_id=user.id, name=user.name, weight=options.weight(value)
+        )
         await interaction.response.send_message(
-            f"Your taste now counts {checked:.2f} (0 ignores it, 1 is all about it).",
+            f"Your taste now counts {prefs.personalization_weight:.2f} "
+            "(0 ignores it, 1 is all about it).",
             ephemeral=True,
         )
 
@@ -127,13 +106,14 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
         """Ban a keyword."""
         await self._rule(interaction, keyword, rule="ban")
 
-    async def _rule(self, interaction: discord.Interaction, keyword: object, *, rule: str) -> None:
-        text = options.text(keyword, name="keyword", max_chars=repo.MAX_KEYWORD_CHARS)
-        await self._ensure(interaction.user)
-        async with self.sessions() as session, session.begin():
-            stored = await repo.set_keyword_rule(
-                session=session, user_id=interaction.user.id, keyword=text, rule=rule
-            )
+    async def _rule(
+        self, interaction: discord.Interaction, keyword: object, *, rule: KeywordRuleKind
+    ) -> None:
+        text = options.text(keyword, name="keyword", max_chars=MAX_KEYWORD_CHARS)
+        user = interaction.user
+        stored = await self.users.set_keyword_rule(
+            user_id=user.id, name=user.name, keyword=text, rule=rule
+        )
         what = "goes into every picture" if rule == "pin" else "never goes into a picture"
         await interaction.response.send_message(
             f"{'Pinned' if rule == 'pin' else 'Banned'} “{stored.keyword}”: it {what}.",
@@ -143,13 +123,11 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
     @app_commands.command(name="reset", description="Clear your pins and bans, reset the weight.")
     async def reset(self, interaction: discord.Interaction) -> None:
         """Reset the weight and remove every pin and ban (what was learned stays)."""
-        await self._ensure(interaction.user)
-        user_id, weight = interaction.user.id, default_weight()
-        async with self.sessions() as session, session.begin():
-            removed = await repo.clear_keyword_rules(session=session, user_id=user_id)
-            await repo.set_personalization_weight(session=session, user_id=user_id, weight=weight)
+        user = interaction.user
+        done = await self.users.reset(user_id=user.id, name=user.name)
         await interaction.response.send_message(
-            f"Reset: weight back to {weight:.2f}, {removed} pins and bans removed. "
+            f"Reset: weight back to {done.personalization_weight:.2f}, "
+            f"{done.rules_removed} pins and bans removed. "
             "What I learned stays; `/prefs forget` erases it.",
             ephemeral=True,
         )
@@ -158,15 +136,13 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
     @app_commands.describe(state="on: learn your taste from our chats; off: only answer")
     async def learning(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         """Turn learning on or off."""
-        enabled = options.on_off(state)
-        await self._ensure(interaction.user)
-        async with self.sessions() as session, session.begin():
-            await repo.set_learning_opt_in(
-                session=session, user_id=interaction.user.id, enabled=enabled
-            )
+        user = interaction.user
+        prefs = await self.users.set_learning(
+            user_id=user.id, name=user.name, enabled=options.on_off(state)
+        )
         text = (
             "Learning is on: I'll learn your taste from our chats and your 👍/👎."
-            if enabled
+            if prefs.learning_opt_in
             else "Learning is off: I'll still answer, but I won't learn from you."
         )
         await interaction.response.send_message(text, ephemeral=True)
@@ -175,16 +151,14 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
     @app_commands.describe(state="on: public pictures list your taste; off: only you see it")
     async def sharing(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         """Turn the sharing of preference keywords on public pictures on or off."""
-        enabled = options.on_off(state)
-        await self._ensure(interaction.user)
-        async with self.sessions() as session, session.begin():
-            await repo.set_share_keywords(
-                session=session, user_id=interaction.user.id, enabled=enabled
-            )
+        user = interaction.user
+        prefs = await self.users.set_sharing(
+            user_id=user.id, name=user.name, enabled=options.on_off(state)
+        )
         text = (
             "Sharing is on: your pictures in servers list the taste they used, which I learned "
             "from all our chats, DMs included."
-            if enabled
+            if prefs.share_keywords
             else "Sharing is off: pictures in servers show your request alone; only you see "
             "the taste they used."
         )
@@ -194,15 +168,11 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
     async def export(self, interaction: discord.Interaction) -> None:
         """Send every stored row and picture about the user as a zip file, ephemerally."""
         user_id = interaction.user.id
-        if not await store.is_stored(self.sessions, user_id=user_id):
+        if not await self.users.is_stored(user_id=user_id):
             raise Refused(NOTHING_STORED)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        archive = await export_user(
-            sessions=self.sessions,
-            outputs_dir=self.deps.service.config.outputs_dir,
-            user_id=user_id,
-        )
-        file = discord.File(io.BytesIO(archive), filename=f"pmg-export-{user_id}.zip")
+        export = await self.users.export_archive(user_id=user_id)
+        file = discord.File(io.BytesIO(export.archive), filename=export.filename)
         await interaction.followup.send(
             "Here is everything I store about you: export.json and your pictures.",
             file=file,
@@ -213,7 +183,7 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
     async def forget(self, interaction: discord.Interaction) -> None:
         """Ask for confirmation before erasing."""
         user_id = interaction.user.id
-        if not await store.is_stored(self.sessions, user_id=user_id):
+        if not await self.users.is_stored(user_id=user_id):
             raise Refused(NOTHING_STORED)
         view = ui.View(timeout=None)
         view.add_item(ForgetButton("yes", user_id))
@@ -234,15 +204,10 @@ class Prefs(commands.GroupCog, name=COG_NAME, group_name="prefs"):
             return
         # Cancelling a running job waits for its next step: acknowledge first (3 s rule).
         await interaction.response.defer()
-        for generation_id in await store.open_generations(self.sessions, user_id=user_id):
-            await self.deps.queue.cancel(generation_id)
-        if not await store.is_stored(self.sessions, user_id=user_id):
-            raise Refused(NOTHING_STORED)
-        summary = await forget_user(
-            sessions=self.sessions,
-            outputs_dir=self.deps.service.config.outputs_dir,
-            user_id=user_id,
-        )
+        try:
+            summary = await self.users.forget(user_id=user_id, cancel=self.deps.queue.cancel)
+        except NotFoundError:
+            raise Refused(NOTHING_STORED) from None
         self.deps.limiter.forget(user_id)
         await interaction.edit_original_response(
             content=f"Done: I {summary.sentence()} about you.", view=None

@@ -22,7 +22,6 @@ from pmg_engine.cli.models import keywords, models_group
 from pmg_engine.cli.worker import worker
 from pmg_engine.corpus.cli import data_group
 from pmg_engine.db import migrate
-from pmg_engine.db.admin import database_stats
 from pmg_engine.eval import eval_group
 from pmg_engine.reference.cli import reference_index
 from pmg_engine.train.cli import train_group
@@ -54,8 +53,11 @@ cli.add_command(worker)
 async def status(ctx: click.Context, as_json: bool) -> None:
     """Show whether the stack is ready: settings, database revision and contents."""
     settings = get_settings(ctx)
-    async with open_database(settings) as db, db.sessions() as session:
-        stats = await database_stats(session=session)
+    from pmg_engine.service import UserService
+
+    async with open_database(settings) as db:
+        users = UserService(sessions=db.sessions, outputs_dir=settings.storage.outputs_dir)
+        stats = await users.stats()
         revision = await migrate.current_revision(db.engine)
     report = {
         "version": __version__,
@@ -66,7 +68,7 @@ async def status(ctx: click.Context, as_json: bool) -> None:
         "llm": f"{settings.llm.provider}:{settings.llm.model}",
         "generator": settings.generator.model,
         "data_dir": str(settings.storage.data_dir.resolve()),
-        "rows": stats["tables"],
+        "rows": stats.tables,
     }
     if as_json:
         print_json(report)
@@ -75,7 +77,7 @@ async def status(ctx: click.Context, as_json: bool) -> None:
     for key, value in report.items():
         if key != "rows":
             stdout.print(f"  {key:<10} {value}", highlight=False)
-    rows = ", ".join(f"{name} {count}" for name, count in stats["tables"].items())
+    rows = ", ".join(f"{name} {count}" for name, count in stats.tables.items())
     stdout.print(f"  {'rows':<10} {rows}", highlight=False)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -19,15 +22,29 @@ from pmg_engine.cli._runtime import (
     stdout,
 )
 from pmg_engine.cli.worker import jobs_group
-from pmg_engine.db import admin, repo
-from pmg_engine.db.admin import UserReport
-from pmg_engine.db.types import utcnow
-from pmg_engine.privacy import export_user, forget_user
+
+if TYPE_CHECKING:
+    # The service package imports torch: loaded when a command runs, not for `--help`.
+    from pmg_engine.service import UserReportView, UserService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 user_argument = click.argument("user_id", type=int)
 # Local users (`pmg chat`) have negative ids: `forget -123` is an id, not an option.
 NEGATIVE_IDS = {"ignore_unknown_options": True}
+
+
+@asynccontextmanager
+async def user_service(ctx: click.Context) -> AsyncIterator[UserService]:
+    """Open the configured database and yield the user operations over it."""
+    from pmg_engine.service import UserService
+
+    settings = get_settings(ctx)
+    async with open_database(settings) as db:
+        yield UserService(
+            sessions=db.sessions,
+            outputs_dir=settings.storage.outputs_dir,
+            learning_opt_in_default=settings.discord.learning_opt_in_default,
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,22 +59,8 @@ def cli() -> None:
 @run_async
 async def users(ctx: click.Context, limit: int, as_json: bool) -> None:
     """List users, most recently seen first."""
-    async with open_database(get_settings(ctx)) as db, db.sessions() as session:
-        rows = []
-        for user in await repo.list_users(session=session, limit=limit):
-            profile = await repo.latest_profile(session=session, user_id=user.id)
-            counts = await admin.user_counts(session=session, user_id=user.id)
-            rows.append(
-                {
-                    "user_id": user.id,
-                    "name": user.name,
-                    "source": user.source,
-                    "last_seen_at": user.last_seen_at.isoformat(),
-                    "profile_version": profile.version if profile else None,
-                    "messages": counts["messages"],
-                    "generations": counts["generations"],
-                }
-            )
+    async with user_service(ctx) as users:
+        rows = [summary.to_json() for summary in await users.list_users(limit=limit)]
     if as_json:
         print_json(rows)
         return
@@ -76,20 +79,22 @@ async def users(ctx: click.Context, limit: int, as_json: bool) -> None:
 @run_async
 async def show(ctx: click.Context, user_id: int, as_json: bool) -> None:
     """Show one user's stored preferences and how much is stored about them."""
-    async with open_database(get_settings(ctx)) as db, db.sessions() as session:
-        report = await admin.user_report(session=session, user_id=user_id)
+    async with user_service(ctx) as users:
+        report = await users.report(user_id=user_id)
     if as_json:
         print_json(report.to_json())
         return
     render_report(report)
 
 
-def render_report(report: UserReport) -> None:
+def render_report(report: UserReportView) -> None:
     """Print a user report as a human-readable table."""
+    from pmg_engine.service import report_rows
+
     table = Table(title=f"user {report.user_id} ({report.name})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    for name, value in admin.report_rows(report):
+    for name, value in report_rows(report):
         table.add_row(name, value)
     stdout.print(table)
 
@@ -101,10 +106,12 @@ def render_report(report: UserReport) -> None:
 @run_async
 async def history(ctx: click.Context, user_id: int, as_json: bool) -> None:
     """Show every version of a user's preference profile, oldest first."""
-    async with open_database(get_settings(ctx)) as db, db.sessions() as session:
-        versions = await admin.profile_versions(session=session, user_id=user_id)
+    from pmg_engine.service import embedding_summary, report_json
+
+    async with user_service(ctx) as users:
+        versions = await users.profile_history(user_id=user_id)
     if as_json:
-        print_json([admin.to_json(v) for v in versions])
+        print_json([report_json(v) for v in versions])
         return
     table = Table(title=f"profile history of user {user_id}")
     for column in ("version", "created", "keywords", "embedding", "up to behaviour"):
@@ -114,7 +121,7 @@ async def history(ctx: click.Context, user_id: int, as_json: bool) -> None:
             str(v.version),
             v.created_at.isoformat(timespec="seconds"),
             ", ".join(v.keywords) or "-",
-            admin.embedding_summary(v),
+            embedding_summary(v),
             str(v.last_behaviour_id) if v.last_behaviour_id is not None else "-",
         )
     stdout.print(table)
@@ -131,18 +138,13 @@ async def history(ctx: click.Context, user_id: int, as_json: bool) -> None:
 @run_async
 async def export(ctx: click.Context, user_id: int, out: Path | None) -> None:
     """Export everything stored about a user as JSON, or as a zip with their pictures."""
-    settings = get_settings(ctx)
-    async with open_database(settings) as db:
+    async with user_service(ctx) as users:
         if out is not None and out.suffix.lower() == ".zip":
-            archive = await export_user(
-                sessions=db.sessions, outputs_dir=settings.storage.outputs_dir, user_id=user_id
-            )
-            await asyncio.to_thread(out.write_bytes, archive)
+            export = await users.export_archive(user_id=user_id)
+            await asyncio.to_thread(out.write_bytes, export.archive)
             click.echo(f"wrote {out}", err=True)
             return
-        async with db.sessions() as session:
-            data = await admin.export_user(session=session, user_id=user_id)
-    data = {"exported_at": utcnow().isoformat(), "format": "pmg-user-export/1", **data}
+        data = await users.export_document(user_id=user_id)
     if out is None:
         print_json(data)
         return
@@ -159,10 +161,8 @@ async def export(ctx: click.Context, user_id: int, out: Path | None) -> None:
 @run_async
 async def forget(ctx: click.Context, user_id: int, yes: bool, as_json: bool) -> None:
     """Delete every row about a user, and their generated files."""
-    settings = get_settings(ctx)
-    async with open_database(settings) as db:
-        async with db.sessions() as session:
-            report = await admin.user_report(session=session, user_id=user_id)
+    async with user_service(ctx) as users:
+        report = await users.report(user_id=user_id)
         if not yes:
             if not sys.stdin.isatty():
                 fail("refusing to forget without confirmation: pass --yes")
@@ -172,14 +172,15 @@ async def forget(ctx: click.Context, user_id: int, yes: bool, as_json: bool) -> 
             )
             if not click.confirm(question, default=False):
                 fail("nothing was deleted")
-        summary = await forget_user(
-            sessions=db.sessions, outputs_dir=settings.storage.outputs_dir, user_id=user_id
-        )
+        # No queue runs in this process: queued jobs are cancelled on their rows.
+        summary = await users.forget(user_id=user_id)
     if as_json:
         print_json(summary.to_json())
         return
     rows = ", ".join(f"{name} {count}" for name, count in summary.deleted.items())
     line = f"forgot user {user_id}: {rows}; files {summary.files}"
+    if summary.jobs_cancelled:
+        line += f"; unfinished jobs cancelled {summary.jobs_cancelled}"
     if summary.others_rewritten:
         line += f"; other users' lines unquoted {summary.others_rewritten}"
     stdout.print(line, highlight=False)
@@ -191,18 +192,18 @@ async def forget(ctx: click.Context, user_id: int, yes: bool, as_json: bool) -> 
 @run_async
 async def stats(ctx: click.Context, as_json: bool) -> None:
     """Show row counts per table and generations per status."""
-    async with open_database(get_settings(ctx)) as db, db.sessions() as session:
-        data = await admin.database_stats(session=session)
+    async with user_service(ctx) as users:
+        data = await users.stats()
     if as_json:
-        print_json(data)
+        print_json(data.to_json())
         return
     table = Table(title="database")
     table.add_column("table")
     table.add_column("rows", justify="right")
-    for name, count in data["tables"].items():
+    for name, count in data.tables.items():
         table.add_row(name, str(count))
     stdout.print(table)
-    by_status = ", ".join(f"{s} {n}" for s, n in data["generations_by_status"].items())
+    by_status = ", ".join(f"{s} {n}" for s, n in data.generations_by_status.items())
     stdout.print(f"generations by status: {by_status or 'none'}", highlight=False)
 
 

@@ -23,7 +23,7 @@ from pmg_engine.cli._runtime import (
     print_json,
     run_async,
 )
-from pmg_engine.db import migrate, repo
+from pmg_engine.db import migrate
 from pmg_engine.errors import PMGError
 from pmg_engine.queue import jobs
 from pmg_engine.text import clean_text, cut_note
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     # The engine imports torch: loaded when a command runs, not when `pmg --help` does.
     from config import Settings
     from pmg_engine.chat import ChatReplier
-    from pmg_engine.service import GenerationResult, PMGService, Progress
+    from pmg_engine.service import GenerationResult, KeywordRuleKind, PMGService, Progress
 
 log = logging.getLogger(__name__)
 
@@ -249,29 +249,20 @@ async def _handle(session: Session, line: str) -> None:
 
 
 async def _export(session: Session, argument: str) -> None:
-    from pmg_engine.privacy import export_user
-
-    service = session.service
     path = Path(argument or f"pmg-export-{session.user_id}.zip")
     if path.suffix.lower() != ".zip":
         path = path.with_suffix(".zip")
-    archive = await export_user(
-        sessions=service.sessions, outputs_dir=service.config.outputs_dir, user_id=session.user_id
-    )
-    await asyncio.to_thread(path.write_bytes, archive)
+    export = await session.service.users.export_archive(user_id=session.user_id)
+    await asyncio.to_thread(path.write_bytes, export.archive)
     click.echo(f"bot: everything I store about you, with your pictures, is in {path}")
 
 
 async def _forget(session: Session, argument: str) -> None:
-    from pmg_engine.privacy import forget_user
-
     if argument != "yes":
         click.echo("bot: this erases our chat, what I learned and your pictures: /forget yes")
         return
-    service = session.service
-    summary = await forget_user(
-        sessions=service.sessions, outputs_dir=service.config.outputs_dir, user_id=session.user_id
-    )
+    # This process draws in line, so only rows an earlier chat left queued can be open.
+    summary = await session.service.users.forget(user_id=session.user_id)
     session.last = None
     click.echo(f"bot: done: I {summary.sentence()} about you.")
 
@@ -290,40 +281,35 @@ async def _talk(session: Session, text: str) -> None:
 
 
 async def _preferences(session: Session, command: str, argument: str) -> None:
-    service, user_id = session.service, session.user_id
-    async with service.sessions() as db, db.begin():
-        await repo.upsert_user(session=db, user_id=user_id, name=session.name, source="local")
-        if command == "/weight":
-            try:
-                value = float(argument)
-            except ValueError:
-                click.echo("bot: give the weight as a number between 0 and 1, e.g. /weight 0.7")
-                return
-            weighted = await repo.set_personalization_weight(
-                session=db, user_id=user_id, weight=value
-            )
-            click.echo(f"bot: your taste now counts {weighted.personalization_weight:.2f}.")
-        elif command in {"/pin", "/ban"}:
-            rule = "pin" if command == "/pin" else "ban"
-            stored = await repo.set_keyword_rule(
-                session=db, user_id=user_id, keyword=argument, rule=rule
-            )
-            click.echo(f"bot: {'pinned' if rule == 'pin' else 'banned'} “{stored.keyword}”.")
-        elif command == "/learning":
-            if argument not in {"on", "off"}:
-                click.echo("bot: use /learning on or /learning off.")
-                return
-            await repo.set_learning_opt_in(session=db, user_id=user_id, enabled=argument == "on")
-            click.echo(f"bot: learning is {argument}.")
-    if command == "/keywords":
-        update = await service.update_profile(user_id=user_id)
-        async with service.sessions() as db:
-            settings = await repo.get_settings(session=db, user_id=user_id)
-            rules = await repo.list_keyword_rules(session=db, user_id=user_id)
-        click.echo(f"bot: what I learned: {', '.join(update.keywords) or 'nothing yet'}")
-        pins = [r.keyword for r in rules if r.rule == "pin"]
-        bans = [r.keyword for r in rules if r.rule == "ban"]
+    users, user_id, name = session.service.users, session.user_id, session.name
+    if command == "/weight":
+        try:
+            value = float(argument)
+        except ValueError:
+            click.echo("bot: give the weight as a number between 0 and 1, e.g. /weight 0.7")
+            return
+        prefs = await users.set_weight(user_id=user_id, name=name, weight=value)
+        click.echo(f"bot: your taste now counts {prefs.personalization_weight:.2f}.")
+    elif command in {"/pin", "/ban"}:
+        rule: KeywordRuleKind = "pin" if command == "/pin" else "ban"
+        stored = await users.set_keyword_rule(
+            user_id=user_id, name=name, keyword=argument, rule=rule
+        )
+        click.echo(f"bot: {'pinned' if rule == 'pin' else 'banned'} “{stored.keyword}”.")
+    elif command == "/learning":
+        if argument not in {"on", "off"}:
+            click.echo("bot: use /learning on or /learning off.")
+            return
+        await users.set_learning(user_id=user_id, name=name, enabled=argument == "on")
+        click.echo(f"bot: learning is {argument}.")
+    elif command == "/keywords":
+        await users.ensure(user_id=user_id, name=name)
+        taste = await session.service.taste(user_id=user_id)
+        report, profile = taste.report, taste.report.profile
+        learned = profile.keywords if profile is not None else []
+        click.echo(f"bot: what I learned: {', '.join(learned) or 'nothing yet'}")
+        pins, bans = report.pinned_keywords, report.banned_keywords
         click.echo(f"     pinned: {', '.join(pins) or '-'}; banned: {', '.join(bans) or '-'}")
-        click.echo(f"     weight {settings.personalization_weight:.2f}, profile v{update.version}")
-        style = await service.preferred_style(user_id=user_id)
-        click.echo(f"     your look: {style.description if style else 'not known yet'}")
+        version = profile.version if profile is not None else 0
+        click.echo(f"     weight {report.personalization_weight:.2f}, profile v{version}")
+        click.echo(f"     your look: {taste.look or 'not known yet'}")

@@ -24,8 +24,8 @@ from langchain_core.runnables import Runnable
 if TYPE_CHECKING:
     from pmg_engine.keywords.merge import SynonymMerger
 
-from pmg_engine.behaviours import emoji_names
 from pmg_engine.keywords.candidates import Candidate, extract_candidates
+from pmg_engine.keywords.mood import NEUTRAL_MOOD, mood_of
 from pmg_engine.keywords.parse import parse_keywords, parse_target_fields
 from pmg_engine.keywords.privacy import scrub
 from pmg_engine.keywords.text import clean_keyword, dedupe, is_meaningful, stem, words
@@ -86,15 +86,6 @@ EMOTION_EXAMPLES = [
         "Emotion: joy; Expression: big smile; Posture: arms raised;",
     ),
 ]
-EMOTION_LEXICON = {
-    "joy": "happy laugh laughing lol haha yay yes won win great love awesome joy party tears",
-    "sadness": "sad cry crying miss lost sorry unhappy tears down lonely",
-    "anger": "angry mad furious hate annoyed rage",
-    "surprise": "wow omg what surprised shocked really astonished",
-    "fear": "scared afraid fear nervous anxious scream",
-    "tiredness": "tired sleepy exhausted sleep yawn bored",
-    "love": "love heart kiss cute adore hug",
-}
 EMOTION_FACES = {
     "joy": ("big smile", "arms raised"),
     "sadness": ("teary eyes", "slumped shoulders"),
@@ -385,10 +376,4 @@ def _safe_fields(fields: dict[str, str]) -> dict[str, str]:
 
 
 def _lexicon_emotion(text: str) -> str:
-    tokens = words(text) + [w for name in emoji_names(text) for w in words(name)]
-    counts = {
-        emotion: sum(tokens.count(cue) for cue in cues.split())
-        for emotion, cues in EMOTION_LEXICON.items()
-    }
-    best = max(counts, key=lambda e: counts[e])
-    return best if counts[best] > 0 else "calm"
+    return mood_of(text) or NEUTRAL_MOOD

@@ -1,5 +1,6 @@
 """The PMG service: behaviour in, personalized stickers out (bot, local chat and worker)."""
 
+from pmg_engine.service._channels import ChatChannels, SQLChatChannels
 from pmg_engine.service._render import NoGeneratorError
 from pmg_engine.service._service import GenerationFailed, PMGService, result_of
 from pmg_engine.service._types import (
@@ -12,18 +13,62 @@ from pmg_engine.service._types import (
     ServiceConfig,
     local_user_id,
 )
+from pmg_engine.service._users import (
+    EXPORT_FORMAT,
+    MAX_KEYWORD_CHARS,
+    Canceller,
+    DatabaseStatsView,
+    ExportView,
+    ForgetSummary,
+    GenerationView,
+    KeywordRuleKind,
+    KeywordRuleView,
+    ProfileView,
+    ResetView,
+    TasteView,
+    UserPrefsView,
+    UserReportView,
+    UserService,
+    UserSummaryView,
+    default_weight,
+    embedding_summary,
+    report_json,
+    report_rows,
+)
 
 __all__ = [
+    "EXPORT_FORMAT",
+    "MAX_KEYWORD_CHARS",
+    "Canceller",
+    "ChatChannels",
     "ChatTurn",
+    "DatabaseStatsView",
     "EngineModels",
+    "ExportView",
+    "ForgetSummary",
     "GenerationFailed",
     "GenerationRequest",
     "GenerationResult",
+    "GenerationView",
+    "KeywordRuleKind",
+    "KeywordRuleView",
     "NoGeneratorError",
     "PMGService",
     "ProfileUpdate",
+    "ProfileView",
     "Progress",
+    "ResetView",
+    "SQLChatChannels",
     "ServiceConfig",
+    "TasteView",
+    "UserPrefsView",
+    "UserReportView",
+    "UserService",
+    "UserSummaryView",
+    "default_weight",
+    "embedding_summary",
     "local_user_id",
+    "report_json",
+    "report_rows",
     "result_of",
 ]

@@ -29,6 +29,7 @@ from pmg_engine.service._types import (
     ProgressCallback,
     ServiceConfig,
 )
+from pmg_engine.service._users import TasteView, UserService
 from pmg_engine.text import clean_text, clip
 
 if TYPE_CHECKING:
@@ -72,10 +73,16 @@ class PMGService:
         sessions: async_sessionmaker[AsyncSession],
         models: EngineModels,
         config: ServiceConfig,
+        users: UserService | None = None,
     ) -> None:
         self.sessions = sessions
         self.models = models
         self.config = config
+        self.users = users or UserService(
+            sessions=sessions,
+            outputs_dir=config.outputs_dir,
+            learning_opt_in_default=config.learning_opt_in_default,
+        )
         self.profiles = ProfileUpdater(sessions=sessions, models=models, config=config)
         self.renderer = Renderer(models=models, config=config)
 
@@ -152,6 +159,13 @@ class PMGService:
     async def preferred_style(self, *, user_id: int) -> StyleGuess | None:
         """Return the look the engine believes the user prefers, with its confidence."""
         return await self.profiles.style(user_id=user_id)
+
+    async def taste(self, *, user_id: int) -> TasteView:
+        """Bring the user's profile up to date; return what is stored and the look it shows."""
+        await self.update_profile(user_id=user_id)
+        report = await self.users.report(user_id=user_id)
+        style = await self.preferred_style(user_id=user_id)
+        return TasteView(report=report, look=style.description if style else None)
 
     async def converse(
         self,

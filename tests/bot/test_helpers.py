@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 
 from bot import options
-from bot.conversation import mood_of
 from bot.errors import Refused, sentence
 from bot.images import side_by_side
 from bot.limits import Limits, RequestLimiter
 from bot.render import progress_text
 from bot.safety import Blocklist, KeywordSafety
 from pmg_engine.errors import InvalidInputError
+from pmg_engine.keywords import mood_of
 from pmg_engine.queue import JobEvent
 from pmg_engine.service import GenerationResult
 

@@ -249,6 +249,24 @@ def test_forget_leaves_no_row_referencing_the_user(seeded: Seeded) -> None:
     assert bob["counts"]["feedback"] == 0
 
 
+def test_forget_cancels_the_users_open_jobs_first(seeded: Seeded) -> None:
+    """`forget` cancels the user's unfinished jobs (as `/prefs forget` does), not other users'."""
+    result = _run(seeded, "forget", str(ALICE), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "unfinished jobs cancelled 2" in result.stdout
+    listed = _run(seeded, "jobs", "--status", "queued", "--stuck-after", "0", "--json")
+    assert [(job["user_id"], job["status"]) for job in json.loads(listed.stdout)] == [
+        (BOB, "queued")
+    ]
+
+
+def test_forget_json_counts_the_cancelled_jobs(seeded: Seeded) -> None:
+    """`forget --json` says how many unfinished jobs it cancelled before erasing them."""
+    result = _run(seeded, "forget", str(ALICE), "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cancelled_jobs"] == 2
+
+
 def _scan_every_table(seeded: Seeded) -> dict[str, int]:
     """Count, in every table, rows whose user column or foreign key points at Alice's rows."""
     import asyncio

@@ -8,18 +8,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import options, store
+from bot import options
 from bot.errors import Refused
 from bot.exts.generate._buttons import COG_NAME, result_view
 from bot.exts.generate._compare import compare
 from bot.exts.generate._jobs import JobRunner
 from bot.render import notice
 from pmg_engine.errors import NotFoundError
-from pmg_engine.service import GenerationRequest
+from pmg_engine.service import GenerationRequest, GenerationView
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
-    from pmg_engine.db.models import Generation
 
 PROMPT = "What to draw, in a few words"
 WEIGHT = "How much your taste counts, 0 to 1 (default: your /prefs weight)"
@@ -89,9 +88,7 @@ class Generate(commands.Cog, name=COG_NAME):
     ) -> None:
         """Run 🔁 👍 👎 ⚖ or 🗑 for the result ``generation_id``."""
         try:
-            parent = await store.get_generation(
-                self.deps.service.sessions, generation_id=generation_id
-            )
+            parent = await self.deps.service.users.generation(generation_id=generation_id)
         except NotFoundError:
             raise Refused(GONE) from None
         if action in ("like", "dislike"):
@@ -121,31 +118,28 @@ class Generate(commands.Cog, name=COG_NAME):
         )
         await self.runner.request(interaction, request)
 
-    def _reroll(self, interaction: discord.Interaction, parent: Generation) -> GenerationRequest:
+    def _reroll(
+        self, interaction: discord.Interaction, parent: GenerationView
+    ) -> GenerationRequest:
         return GenerationRequest(
             user_id=interaction.user.id,
             user_name=interaction.user.name,
             prompt=parent.prompt or None,
             kind="image" if parent.kind == "image" else "sticker",
-            parent_id=parent.id,
+            parent_id=parent.generation_id,
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
         )
 
     async def _feedback(
-        self, interaction: discord.Interaction, parent: Generation, *, liked: bool
+        self, interaction: discord.Interaction, parent: GenerationView, *, liked: bool
     ) -> None:
-        deps, user = self.deps, interaction.user
-        sessions = deps.service.sessions
-        await store.ensure_user(
-            sessions,
-            user_id=user.id,
-            name=user.name,
-            learning_opt_in=deps.settings.learning_opt_in_default,
+        service, user = self.deps.service, interaction.user
+        learning = (await service.users.ensure(user_id=user.id, name=user.name)).learning_opt_in
+        await service.record_feedback(
+            user_id=user.id, generation_id=parent.generation_id, liked=liked
         )
-        await deps.service.record_feedback(user_id=user.id, generation_id=parent.id, liked=liked)
-        learning = (await store.user_settings(sessions, user_id=user.id)).learning_opt_in
         text = (
             "👍 Thanks! I'll lean towards pictures like this one."
             if liked
@@ -153,6 +147,6 @@ class Generate(commands.Cog, name=COG_NAME):
         )
         if not learning:
             text += " Learning is off for you, so your profile stays as it is."
-        if await store.take_notice(sessions, user_id=user.id):
+        if await service.users.take_notice(user_id=user.id):
             text += "\n\n" + notice(learning=learning)
         await interaction.response.send_message(text, ephemeral=True)

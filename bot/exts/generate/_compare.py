@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import store
 from bot.errors import sentence
 from bot.exts.generate._jobs import JobRunner, Post
 from bot.images import side_by_side
@@ -17,21 +16,17 @@ from pmg_engine.errors import PMGError
 from pmg_engine.service import GenerationRequest
 
 if TYPE_CHECKING:
-    from pmg_engine.db.models import Generation
+    from pmg_engine.service import GenerationView
 
 ORDER = {"allow": 0, "spoiler": 1, "refuse": 2}
 
 
-async def compare(runner: JobRunner, interaction: discord.Interaction, parent: Generation) -> None:
+async def compare(
+    runner: JobRunner, interaction: discord.Interaction, parent: GenerationView
+) -> None:
     """Draw ``parent``'s prompt with its seed twice, without and with the presser's taste."""
     deps, user = runner.deps, interaction.user
-    await store.ensure_user(
-        deps.service.sessions,
-        user_id=user.id,
-        name=user.name,
-        learning_opt_in=deps.settings.learning_opt_in_default,
-    )
-    settings = await store.user_settings(deps.service.sessions, user_id=user.id)
+    prefs = await deps.service.users.ensure(user_id=user.id, name=user.name)
     requests = [
         GenerationRequest(
             user_id=user.id,
@@ -40,12 +35,12 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
             kind="image" if parent.kind == "image" else "sticker",
             personalization_weight=weight,
             seed=parent.seed,
-            parent_id=parent.id,
+            parent_id=parent.generation_id,
             job_key=f"discord-{interaction.id}-{suffix}",
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
         )
-        for suffix, weight in (("plain", 0.0), ("mine", settings.personalization_weight))
+        for suffix, weight in (("plain", 0.0), ("mine", prefs.personalization_weight))
     ]
     admitted = [await runner.admit(r) for r in requests]
     used = admitted[-1][1]
@@ -67,8 +62,8 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
             return
         verdicts = [await deps.safety.judge(r) for r in (plain, mine)]
         worst = max(verdicts, key=lambda v: ORDER[v.action])
-        show_taste = await store.shows_taste(
-            deps.service.sessions, user_id=user.id, in_dm=interaction.guild_id is None
+        show_taste = await deps.service.users.shows_taste(
+            user_id=user.id, in_dm=interaction.guild_id is None
         )
         if worst.action == "refuse":
             post = runner.result_post(mine, worst, user.id)

@@ -10,11 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import store
 from bot.errors import Refused, sentence
 from bot.render import notice, progress_text, result_embed, taste_note
 from bot.safety import Verdict
-from pmg_engine.db import repo
 from pmg_engine.errors import PMGError
 from pmg_engine.queue import JobEvent, JobFailed
 
@@ -60,7 +58,7 @@ class JobRunner:
             raise Refused(NO_GENERATOR)
         self.deps.blocklist.check_prompt(request.prompt)
         request = self.deps.service.validate(request)
-        used = await store.generations_today(self.deps.service.sessions, user_id=request.user_id)
+        used = await self.deps.service.users.usage_today(user_id=request.user_id)
         return request, used
 
     async def request(self, interaction: discord.Interaction, request: GenerationRequest) -> None:
@@ -84,10 +82,8 @@ class JobRunner:
                     user_id=request.user_id,
                 )
                 return
-            show_taste = await store.shows_taste(
-                self.deps.service.sessions,
-                user_id=request.user_id,
-                in_dm=interaction.guild_id is None,
+            show_taste = await self.deps.service.users.shows_taste(
+                user_id=request.user_id, in_dm=interaction.guild_id is None
             )
             verdict = await self.deps.safety.judge(result)
             post = self.result_post(result, verdict, request.user_id, show_taste=show_taste)
@@ -236,14 +232,14 @@ class JobRunner:
 
     async def deliver_late(self, generation_id: int, *, ahead: int = 0) -> None:
         """Deliver a job the previous process left queued or running (after a restart)."""
-        row = await store.get_generation(self.deps.service.sessions, generation_id=generation_id)
+        row = await self.deps.service.users.generation(generation_id=generation_id)
         try:
             result = await self.follow(None, generation_id, ahead=ahead)
         except PMGError as error:
             post = Post(f"⚠️ Your picture could not be made: {sentence(str(error))}")
         else:
-            show_taste = await store.shows_taste(
-                self.deps.service.sessions, user_id=row.user_id, in_dm=row.guild_id is None
+            show_taste = await self.deps.service.users.shows_taste(
+                user_id=row.user_id, in_dm=row.guild_id is None
             )
             verdict = await self.deps.safety.judge(result)
             post = self.result_post(result, verdict, row.user_id, show_taste=show_taste)
@@ -251,14 +247,11 @@ class JobRunner:
 
     async def maybe_notice(self, interaction: discord.Interaction, user_id: int) -> None:
         """Send the privacy notice ephemerally the first time a user gets an answer."""
-        sessions = self.deps.service.sessions
-        if not await store.take_notice(sessions, user_id=user_id):
+        users = self.deps.service.users
+        if not await users.take_notice(user_id=user_id):
             return
-        async with sessions() as session:
-            settings = await repo.get_settings(session=session, user_id=user_id)
+        prefs = await users.prefs(user_id=user_id)
         try:
-            await interaction.followup.send(
-                notice(learning=settings.learning_opt_in), ephemeral=True
-            )
+            await interaction.followup.send(notice(learning=prefs.learning_opt_in), ephemeral=True)
         except discord.HTTPException:
             log.info("could not send the notice to %s", user_id)

@@ -20,6 +20,7 @@ from pmg_engine.db.repo._jobs import (
     create_generation,
     get_generation,
     record_feedback,
+    user_generation_ids,
 )
 from pmg_engine.db.repo._profiles import (
     embedding_from_bytes,
@@ -78,4 +79,5 @@ __all__ = [
     "set_personalization_weight",
     "set_share_keywords",
     "upsert_user",
+    "user_generation_ids",
 ]

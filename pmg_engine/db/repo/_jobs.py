@@ -79,3 +79,15 @@ async def record_feedback(
     return await replace_or_add(
         session, Feedback, {"user_id": user_id, "generation_id": generation_id}, {"liked": liked}
     )
+
+
+async def user_generation_ids(
+    *, session: AsyncSession, user_id: int, statuses: tuple[str, ...]
+) -> list[int]:
+    """Return the ids of the user's generations in one of ``statuses``, oldest first."""
+    stmt = (
+        select(Generation.id)
+        .where(Generation.user_id == user_id, Generation.status.in_(statuses))
+        .order_by(Generation.id)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.store import SQLChatChannels
+from pmg_engine.service import SQLChatChannels
 
 
 async def test_enabled_channels_survive_a_new_store(
