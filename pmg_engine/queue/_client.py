@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pmg_engine.queue import jobs
 from pmg_engine.queue.base import JobCancelled, JobEvent, JobFailed
 from pmg_engine.service import result_of
+from pmg_engine.states import JobStatus
 
 if TYPE_CHECKING:
     from pmg_engine.service import GenerationResult, PMGService
@@ -85,7 +86,7 @@ class QueueClient:
             return final
         if latest is not None:
             return latest
-        if row.status == "running":
+        if row.status == JobStatus.RUNNING:
             return JobEvent(generation_id, "started")
         return JobEvent(generation_id, "queued", position=await self._position(generation_id))
 
@@ -98,7 +99,7 @@ class QueueClient:
         if event.kind == "cancelled":
             raise JobCancelled(jobs.CANCELLED_MESSAGE)
         row = await jobs.status_of(sessions=self._service.sessions, generation_id=generation_id)
-        if event.kind == "failed" or row.status != "done":
+        if event.kind == "failed" or row.status != JobStatus.DONE:
             raise JobFailed(event.error or jobs.FAILED_MESSAGE)
         return result_of(row, outputs_dir=self._service.config.outputs_dir)
 

@@ -12,6 +12,7 @@ from pmg_engine.service._types import (
     ServiceConfig,
     local_user_id,
 )
+from pmg_engine.states import JobStatus, Kind
 
 __all__ = [
     "ChatTurn",
@@ -19,6 +20,8 @@ __all__ = [
     "GenerationFailed",
     "GenerationRequest",
     "GenerationResult",
+    "JobStatus",
+    "Kind",
     "NoGeneratorError",
     "PMGService",
     "ProfileUpdate",

@@ -15,7 +15,7 @@ from bot.exts.generate._compare import compare
 from bot.exts.generate._jobs import JobRunner
 from bot.render import notice
 from pmg_engine.errors import NotFoundError
-from pmg_engine.service import GenerationRequest
+from pmg_engine.service import GenerationRequest, Kind
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
@@ -53,7 +53,7 @@ class Generate(commands.Cog, name=COG_NAME):
         weight: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
         """Draw a transparent 320 px sticker."""
-        await self._draw(interaction, prompt, weight, kind="sticker")
+        await self._draw(interaction, prompt, weight, kind=Kind.STICKER)
 
     @app_commands.command(name="image", description="Draw a full-size image personalized to you.")
     @app_commands.describe(prompt=PROMPT, weight=WEIGHT)
@@ -64,17 +64,17 @@ class Generate(commands.Cog, name=COG_NAME):
         weight: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
         """Draw a full-size image."""
-        await self._draw(interaction, prompt, weight, kind="image")
+        await self._draw(interaction, prompt, weight, kind=Kind.IMAGE)
 
     async def _draw(
-        self, interaction: discord.Interaction, prompt: object, weight: object, *, kind: str
+        self, interaction: discord.Interaction, prompt: object, weight: object, *, kind: Kind
     ) -> None:
         limit = self.deps.settings.max_prompt_chars
         request = GenerationRequest(
             user_id=interaction.user.id,
             user_name=interaction.user.name,
             prompt=options.text(prompt, name="prompt", max_chars=limit),
-            kind="image" if kind == "image" else "sticker",
+            kind=kind,
             personalization_weight=options.optional_weight(weight),
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,
@@ -114,7 +114,7 @@ class Generate(commands.Cog, name=COG_NAME):
             user_id=user_id,
             user_name=interaction.user.name,
             prompt=None,
-            kind="sticker",
+            kind=Kind.STICKER,
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
@@ -126,7 +126,7 @@ class Generate(commands.Cog, name=COG_NAME):
             user_id=interaction.user.id,
             user_name=interaction.user.name,
             prompt=parent.prompt or None,
-            kind="image" if parent.kind == "image" else "sticker",
+            kind=Kind(parent.kind),
             parent_id=parent.id,
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,

@@ -14,7 +14,7 @@ from bot.exts.generate._jobs import JobRunner, Post
 from bot.images import side_by_side
 from bot.render import compare_embed
 from pmg_engine.errors import PMGError
-from pmg_engine.service import GenerationRequest
+from pmg_engine.service import GenerationRequest, Kind
 
 if TYPE_CHECKING:
     from pmg_engine.db.models import Generation
@@ -37,7 +37,7 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
             user_id=user.id,
             user_name=user.name,
             prompt=parent.prompt or None,
-            kind="image" if parent.kind == "image" else "sticker",
+            kind=Kind(parent.kind),
             personalization_weight=weight,
             seed=parent.seed,
             parent_id=parent.id,
