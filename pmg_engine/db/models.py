@@ -196,6 +196,7 @@ class Generation(Base):
             "personalization_weight >= 0 AND personalization_weight <= 1", name="weight_range"
         ),
         Index("ix_generations_status_created_at", "status", "created_at"),
+        Index("ix_generations_delivered_at_status", "delivered_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -232,6 +233,10 @@ class Generation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The delivery outbox (DESIGN.md section 4): a finished Discord job with no delivered_at
+    # is still owed to its user; the note says how it went out, or why an attempt failed.
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    delivery_note: Mapped[str | None] = mapped_column(String(200))
 
 
 class Feedback(Base):

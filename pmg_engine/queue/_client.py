@@ -14,6 +14,7 @@ from pmg_engine.service import result_of
 from pmg_engine.states import JobStatus
 
 if TYPE_CHECKING:
+    from pmg_engine.queue.jobs import Owed
     from pmg_engine.service import GenerationResult, PMGService
 
 # Enough to cover every job a bot is still waiting on; older ones are read from their rows.
@@ -89,6 +90,22 @@ class QueueClient:
         if row.status == JobStatus.RUNNING:
             return JobEvent(generation_id, "started")
         return JobEvent(generation_id, "queued", position=await self._position(generation_id))
+
+    async def owed(self) -> list[Owed]:
+        """Return the jobs from Discord whose result has not reached their user, oldest first."""
+        return await jobs.owed(sessions=self._service.sessions)
+
+    async def mark_delivered(self, generation_id: int, *, note: str) -> bool:
+        """Record a successful delivery of a finished job; return whether this call did."""
+        return await jobs.mark_delivered(
+            sessions=self._service.sessions, generation_id=generation_id, note=note
+        )
+
+    async def note_delivery(self, generation_id: int, *, note: str) -> None:
+        """Record why a delivery attempt failed; the job stays owed."""
+        await jobs.note_delivery(
+            sessions=self._service.sessions, generation_id=generation_id, note=note
+        )
 
     async def result(self, generation_id: int) -> GenerationResult:
         """Wait for the job's result; raise ``JobFailed`` or ``JobCancelled`` without one."""

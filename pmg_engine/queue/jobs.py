@@ -8,6 +8,9 @@ both win. Both queues, the service's embedded path and ``pmg-admin jobs`` go thr
     queued  -> cancelled (cancel_queued) | failed (fail_unsent, give up)
     running -> queued (retry, release, reclaim_stale) | running (a dead worker's row taken over)
     failed | cancelled | queued | running -> queued (requeue, ``pmg-admin jobs requeue``)
+
+The outbox (DESIGN.md section 4): a job of the bot's is owed to its user until
+``mark_delivered`` records a successful send of its end; ``owed`` lists what is still owed.
 """
 
 from __future__ import annotations
@@ -47,11 +50,17 @@ TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = MappingProxyType(
         CANCELLED: frozenset({QUEUED}),
     }
 )
+# What the bot still has to deliver when it ends this way (a cancel is the user's own doing).
+DELIVERED_STATUSES = frozenset({DONE, FAILED})
+OWED_STATUSES = DELIVERED_STATUSES | PENDING_STATUSES
+# The job keys of requests from Discord (``discord-{interaction id}``): the bot's own jobs.
+DISCORD_KEY_PREFIX = "discord-"
 
 INTERRUPTED_MESSAGE = "interrupted: the terminal chat that was drawing it stopped"
 FAILED_MESSAGE = "the sticker could not be made; please try again"
 CANCELLED_MESSAGE = "the job was cancelled"
 MAX_ERROR_CHARS = 2000
+MAX_NOTE_CHARS = 200
 
 Sessions = async_sessionmaker[AsyncSession]
 IsAlive = Callable[[str], Awaitable[bool]]
@@ -88,6 +97,17 @@ class Finished:
     model_id: str
     profile_id: int | None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A job of the bot's whose result has not reached its user yet (finished or pending)."""
+
+    generation_id: int
+    user_id: int
+    status: JobStatus
+    channel_id: int | None
+    guild_id: int | None
 
 
 @dataclass(frozen=True)
@@ -393,6 +413,9 @@ async def requeue(
         "worker_id": None,
         "started_at": None,
         "finished_at": None,
+        # Queued again, it is owed to its user again when it ends.
+        "delivered_at": None,
+        "delivery_note": None,
     }
     if reset_attempts:
         values.update(attempts=0, error=None)
@@ -492,3 +515,61 @@ def final_event(row: Generation) -> JobEvent | None:
     if row.status == CANCELLED:
         return JobEvent(row.id, "cancelled")
     return None
+
+
+# -- the delivery outbox ---------------------------------------------------------------------------
+
+
+async def owed(*, sessions: Sessions) -> list[Owed]:
+    """Return the bot's jobs whose result has not reached their user, oldest first.
+
+    Pending ones are owed when they end; a cancelled job is owed nothing.
+    """
+    async with sessions() as session:
+        rows = await session.execute(
+            select(
+                Generation.id,
+                Generation.user_id,
+                Generation.status,
+                Generation.channel_id,
+                Generation.guild_id,
+            )
+            .where(
+                Generation.delivered_at.is_(None),
+                Generation.status.in_(sorted(OWED_STATUSES)),
+                Generation.job_key.startswith(DISCORD_KEY_PREFIX, autoescape=True),
+            )
+            .order_by(Generation.created_at, Generation.id)
+        )
+        return [Owed(*row) for row in rows]
+
+
+async def mark_delivered(*, sessions: Sessions, generation_id: int, note: str) -> bool:
+    """Record that the finished job's result reached its user; return whether this call did.
+
+    Only a finished (done or failed) row that was not delivered yet is marked: a pending one
+    is still owed when it ends, and the first delivery's note is kept.
+    """
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Generation)
+            .where(
+                Generation.id == generation_id,
+                Generation.delivered_at.is_(None),
+                Generation.status.in_(sorted(DELIVERED_STATUSES)),
+            )
+            .values(delivered_at=utcnow(), delivery_note=note[:MAX_NOTE_CHARS])
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def note_delivery(*, sessions: Sessions, generation_id: int, note: str) -> None:
+    """Record why a delivery attempt did not go as planned (the row stays owed)."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Generation)
+            .where(Generation.id == generation_id, Generation.delivered_at.is_(None))
+            .values(delivery_note=note[:MAX_NOTE_CHARS])
+            .execution_options(synchronize_session=False)
+        )
