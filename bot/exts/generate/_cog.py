@@ -37,12 +37,8 @@ class Generate(commands.Cog, name=COG_NAME):
         self.runner = JobRunner(bot, result_view=result_view)
 
     async def cog_load(self) -> None:
-        """Deliver the jobs a previous process left queued or running (issue 5)."""
-        for ahead, generation_id in enumerate(await self.deps.queue.resume_pending()):
-            self.bot.spawn(
-                self.runner.deliver_late(generation_id, ahead=ahead),
-                name=f"deliver-late-{generation_id}",
-            )
+        """Resume pending jobs and deliver what an earlier process still owes (DESIGN.md 4)."""
+        await self.runner.deliver_owed()
 
     @app_commands.command(name="sticker", description="Draw a sticker personalized to your taste.")
     @app_commands.describe(prompt=PROMPT, weight=WEIGHT)

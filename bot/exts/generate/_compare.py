@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
@@ -14,6 +15,7 @@ from bot.exts.generate._jobs import JobRunner, Post
 from bot.images import side_by_side
 from bot.render import compare_embed
 from pmg_engine.errors import PMGError
+from pmg_engine.queue import JobHandle
 from pmg_engine.service import GenerationRequest, Kind
 
 if TYPE_CHECKING:
@@ -51,8 +53,10 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
     used = admitted[-1][1]
     with deps.limiter.slot(user.id, used_today=used, cost=len(requests)):
         await interaction.response.defer(thinking=True)
+        handles: list[JobHandle] = []
         try:
-            handles = [await deps.queue.submit(r) for r, _ in admitted]
+            for r, _ in admitted:
+                handles.append(await deps.queue.submit(r))
             await runner.show(interaction, "⚖️ Drawing both versions…")
             plain, mine = await asyncio.gather(
                 *(runner.follow(None, h.generation_id, ahead=h.position) for h in handles)
@@ -60,7 +64,10 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
         except PMGError as error:
             await runner.post(
                 interaction,
-                Post(f"⚠️ {sentence(str(error))}"),
+                Post(
+                    f"⚠️ {sentence(str(error))}",
+                    delivers=tuple(h.generation_id for h in handles),
+                ),
                 channel_id=interaction.channel_id,
                 user_id=user.id,
             )
@@ -70,8 +77,9 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
         show_taste = await store.shows_taste(
             deps.service.sessions, user_id=user.id, in_dm=interaction.guild_id is None
         )
+        delivers = (plain.generation_id, mine.generation_id)
         if worst.action == "refuse":
-            post = runner.result_post(mine, worst, user.id)
+            post = replace(runner.result_post(mine, worst, user.id), delivers=delivers)
         else:
             labels = ("weight 0", f"weight {mine.personalization_weight:.2f}")
             data = await asyncio.to_thread(
@@ -83,6 +91,7 @@ async def compare(runner: JobRunner, interaction: discord.Interaction, parent: G
                 f"⚠️ Behind a spoiler: {worst.reason}." if spoiler else None,
                 compare_embed(plain, mine, show_taste=show_taste),
                 lambda: [discord.File(io.BytesIO(data), filename=name, spoiler=spoiler)],
+                delivers=delivers,
             )
         await runner.post(interaction, post, channel_id=interaction.channel_id, user_id=user.id)
         if not show_taste and worst.action != "refuse":
