@@ -37,7 +37,7 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
         return "sa.DateTime(timezone=True)"
     # An enum column is a plain VARCHAR holding the enum's value.
     if type_ == "type" and isinstance(obj, StrEnumColumn):
-        return f"sa.String(length={obj.impl_instance.length})"
+        return f"sa.String(length={obj.length})"
     return False
 
 

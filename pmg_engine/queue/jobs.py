@@ -30,7 +30,7 @@ from pmg_engine.db.models import Generation
 from pmg_engine.db.types import utcnow
 from pmg_engine.errors import NotFoundError, PMGError
 from pmg_engine.queue.base import JobEvent
-from pmg_engine.states import PENDING_STATUSES, JobStatus
+from pmg_engine.states import PENDING_STATUSES, JobStatus, Kind
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = (
     JobStatus.QUEUED,
@@ -119,7 +119,7 @@ class JobRow:
     attempts: int
     worker_id: str | None
     user_id: int
-    kind: str
+    kind: Kind
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

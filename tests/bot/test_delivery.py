@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import discord
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,7 +37,7 @@ Sessions = async_sessionmaker[AsyncSession]
 WAIT_S = 120.0
 
 
-def refuse_the_final_edit(call: Call) -> Exception | None:
+def refuse_the_final_edit(call: Call) -> discord.HTTPException | None:
     """Answer the edit that carries the picture with a 400, as a real server once did."""
     if call.method == "PATCH" and "@original" in call.path and call.files:
         return http_error(400, 50035, "Invalid Form Body")
@@ -113,7 +114,7 @@ async def test_a_late_post_that_fails_leaves_the_job_owed_for_the_next_start(
     """When neither the edit, the channel nor the DM takes it, the next start delivers it."""
     harness.recorder.refusals.append(refuse_the_final_edit)
 
-    def refuse_every_post(call: Call) -> Exception | None:
+    def refuse_every_post(call: Call) -> discord.HTTPException | None:
         if call.method == "POST" and call.path.endswith("/messages"):
             return http_error(500, 0, "Internal Server Error")
         return None
