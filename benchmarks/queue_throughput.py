@@ -48,7 +48,7 @@ from pmg_engine.generators import GeneratorSpec, load_generator
 from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
 from pmg_engine.queue.celery_queue import CeleryQueue
 from pmg_engine.queue.inprocess import InProcessQueue
-from pmg_engine.service import EngineModels, GenerationRequest, PMGService, ServiceConfig
+from pmg_engine.service import EngineModels, GenerationRequest, Kind, PMGService, ServiceConfig
 
 PATHS = ("raw", "service", "inprocess", "celery")
 PROMPT = "a cat drinking coffee"
@@ -155,7 +155,7 @@ class Bench:
 
     def request(self) -> GenerationRequest:
         self.seed += 1
-        return GenerationRequest(user_id=1, prompt=PROMPT, seed=self.seed, kind="image")
+        return GenerationRequest(user_id=1, prompt=PROMPT, seed=self.seed, kind=Kind.IMAGE)
 
     def raw(self, batch: int) -> None:
         generators = [torch.Generator().manual_seed(self.seed + i) for i in range(batch)]

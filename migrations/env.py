@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from pmg_engine.db.models import Base
-from pmg_engine.db.types import UTCDateTime
+from pmg_engine.db.types import StrEnumColumn, UTCDateTime
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -35,6 +35,9 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     # Migrations stay free of project imports: our UTC wrapper is a timezone-aware DateTime.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    # An enum column is a plain VARCHAR holding the enum's value.
+    if type_ == "type" and isinstance(obj, StrEnumColumn):
+        return f"sa.String(length={obj.length})"
     return False
 
 

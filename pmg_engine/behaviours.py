@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pmg_engine.states import Kind
+
 MAX_LINE_CHARS = 300
 # Modifiers and joiners carry no meaning of their own for a preference profile.
 # The replacement character stands for bytes that were not text (``pmg_engine.text``), not a taste.
@@ -66,10 +68,10 @@ def message_events(content: str, *, speaker: str = "User") -> list[BehaviourEven
     return events
 
 
-def sticker_request_event(prompt: str, *, kind: str = "sticker") -> BehaviourEvent:
+def sticker_request_event(prompt: str, *, kind: Kind = Kind.STICKER) -> BehaviourEvent:
     """Describe an explicit request for a sticker or an image."""
     return BehaviourEvent(
-        "sticker_request", f'User asked for a {kind} of "{_clip(prompt, 200)}"', {"kind": kind}
+        "sticker_request", f'User asked for a {kind} of "{_clip(prompt, 200)}"', {"kind": str(kind)}
     )
 
 

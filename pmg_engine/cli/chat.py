@@ -111,7 +111,7 @@ async def generate(
     prompt: str,
 ) -> None:
     """Generate one personalized sticker or image for a local user."""
-    from pmg_engine.service import GenerationRequest, local_user_id
+    from pmg_engine.service import GenerationRequest, Kind, local_user_id
 
     settings = get_settings(ctx)
     async with engine_service(settings) as (service, _, notes, _replier):
@@ -124,7 +124,7 @@ async def generate(
             user_id=local_user_id(user_name),
             user_name=user_name,
             prompt=prompt,
-            kind="image" if kind == "image" else "sticker",
+            kind=Kind(kind),
             personalization_weight=weight,
             seed=seed,
         )
@@ -205,7 +205,7 @@ def _read_line() -> str:
 
 
 async def _handle(session: Session, line: str) -> None:
-    from pmg_engine.service import GenerationRequest
+    from pmg_engine.service import GenerationRequest, Kind
 
     service = session.service
     command, _, argument = line.partition(" ")
@@ -218,7 +218,7 @@ async def _handle(session: Session, line: str) -> None:
             user_id=session.user_id,
             user_name=session.name,
             prompt=argument or None,
-            kind="image" if command == "/image" else "sticker",
+            kind=Kind(command.removeprefix("/")),
         )
         session.last = await service.generate(
             request, on_progress=_progress, worker_id=jobs.local_worker_id("chat")

@@ -25,9 +25,10 @@ from pmg_engine.cli._runtime import (
 )
 from pmg_engine.errors import PMGError
 from pmg_engine.queue import jobs
+from pmg_engine.states import JobStatus
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-STATUSES = ("failed", "queued", "running", "cancelled")
+STATUSES = tuple(s.value for s in JobStatus if s != JobStatus.DONE)
 # `jobs requeue`: the row is queued again but the broker did not take the job.
 REQUEUE_WAITS = 3
 
@@ -127,7 +128,9 @@ def jobs_group(
 ) -> None:
     """List failed and stuck generation jobs; `jobs requeue ID` runs one again."""
     if ctx.invoked_subcommand is None:
-        _list_jobs(ctx, statuses or ("failed", "queued", "running"), stuck_after, limit, as_json)
+        _list_jobs(
+            ctx, statuses or (jobs.FAILED, jobs.QUEUED, jobs.RUNNING), stuck_after, limit, as_json
+        )
 
 
 @run_async
@@ -189,7 +192,7 @@ async def requeue(
             attempts = row.attempts
         report: dict[str, Any] = {
             "generation_id": generation_id,
-            "status": "queued",
+            "status": row.status,
             "attempts": attempts,
             "sent": False,
         }

@@ -23,7 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pmg_engine.db.types import BigIntPK, UTCDateTime, utcnow
+from pmg_engine.db.types import BigIntPK, StrEnumColumn, UTCDateTime, utcnow
+from pmg_engine.states import JobStatus, Kind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -37,8 +38,8 @@ USER_SOURCES = ("discord", "local")
 MESSAGE_ROLES = ("user", "assistant")
 BEHAVIOUR_KINDS = ("message", "sticker_request", "feedback", "emoji")
 KEYWORD_RULES = ("pin", "ban")
-GENERATION_KINDS = ("sticker", "image")
-GENERATION_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+GENERATION_KINDS = tuple(Kind)
+GENERATION_STATUSES = tuple(JobStatus)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -195,6 +196,7 @@ class Generation(Base):
             "personalization_weight >= 0 AND personalization_weight <= 1", name="weight_range"
         ),
         Index("ix_generations_status_created_at", "status", "created_at"),
+        Index("ix_generations_delivered_at_status", "delivered_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -209,7 +211,7 @@ class Generation(Base):
     parent_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("generations.id", ondelete="SET NULL")
     )
-    kind: Mapped[str] = mapped_column(String(16), default="sticker")
+    kind: Mapped[Kind] = mapped_column(StrEnumColumn(Kind, 16), default=Kind.STICKER)
     prompt: Mapped[str] = mapped_column(Text)
     target_keywords: Mapped[list[Any]] = mapped_column(default=list)
     preference_keywords: Mapped[list[Any]] = mapped_column(default=list)
@@ -218,7 +220,9 @@ class Generation(Base):
     model_id: Mapped[str | None] = mapped_column(String(200))
     candidates: Mapped[list[Any]] = mapped_column(default=list)
     selected_index: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[JobStatus] = mapped_column(
+        StrEnumColumn(JobStatus, 16), default=JobStatus.QUEUED
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     worker_id: Mapped[str | None] = mapped_column(String(200))
@@ -229,6 +233,10 @@ class Generation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The delivery outbox (DESIGN.md section 4): a finished Discord job with no delivered_at
+    # is still owed to its user; the note says how it went out, or why an attempt failed.
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    delivery_note: Mapped[str | None] = mapped_column(String(200))
 
 
 class Feedback(Base):

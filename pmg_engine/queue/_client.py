@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from pmg_engine.queue import jobs
 from pmg_engine.queue.base import JobCancelled, JobEvent, JobFailed
 from pmg_engine.service import result_of
+from pmg_engine.states import JobStatus
 
 if TYPE_CHECKING:
+    from pmg_engine.queue.jobs import Owed
     from pmg_engine.service import GenerationResult, PMGService
 
 # Enough to cover every job a bot is still waiting on; older ones are read from their rows.
@@ -85,9 +87,25 @@ class QueueClient:
             return final
         if latest is not None:
             return latest
-        if row.status == "running":
+        if row.status == JobStatus.RUNNING:
             return JobEvent(generation_id, "started")
         return JobEvent(generation_id, "queued", position=await self._position(generation_id))
+
+    async def owed(self) -> list[Owed]:
+        """Return the jobs from Discord whose result has not reached their user, oldest first."""
+        return await jobs.owed(sessions=self._service.sessions)
+
+    async def mark_delivered(self, generation_id: int, *, note: str) -> bool:
+        """Record a successful delivery of a finished job; return whether this call did."""
+        return await jobs.mark_delivered(
+            sessions=self._service.sessions, generation_id=generation_id, note=note
+        )
+
+    async def note_delivery(self, generation_id: int, *, note: str) -> None:
+        """Record why a delivery attempt failed; the job stays owed."""
+        await jobs.note_delivery(
+            sessions=self._service.sessions, generation_id=generation_id, note=note
+        )
 
     async def result(self, generation_id: int) -> GenerationResult:
         """Wait for the job's result; raise ``JobFailed`` or ``JobCancelled`` without one."""
@@ -98,7 +116,7 @@ class QueueClient:
         if event.kind == "cancelled":
             raise JobCancelled(jobs.CANCELLED_MESSAGE)
         row = await jobs.status_of(sessions=self._service.sessions, generation_id=generation_id)
-        if event.kind == "failed" or row.status != "done":
+        if event.kind == "failed" or row.status != JobStatus.DONE:
             raise JobFailed(event.error or jobs.FAILED_MESSAGE)
         return result_of(row, outputs_dir=self._service.config.outputs_dir)
 

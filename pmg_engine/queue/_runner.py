@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pmg_engine.errors import PMGError
+from pmg_engine.errors import NotFoundError, PMGError
 from pmg_engine.queue import jobs
 from pmg_engine.queue.base import JobCancelled, JobEvent
 from pmg_engine.service import GenerationFailed, PMGService, Progress
@@ -124,34 +124,58 @@ class JobRunner:
             )
 
         try:
-            await self.service.run(generation_id, on_progress=on_progress)
+            finished = await self.service.draw(generation_id, on_progress=on_progress)
         except JobCancelled:
-            await jobs.mark_cancelled(sessions=sessions, generation_id=generation_id)
+            await jobs.cancel_running(sessions=sessions, generation_id=generation_id)
             emit(JobEvent(generation_id, "cancelled"))
             return Outcome(generation_id, "cancelled")
         except _Interrupted:
             await jobs.release(sessions=sessions, generation_id=generation_id)
             return Outcome(generation_id, "interrupted")
         except GenerationFailed as exc:
-            # 3. An unexpected error (the service stored its cause on the row): try again while
-            # attempts are left, since it may be passing (a full disk, a busy GPU).
-            row = await jobs.status_of(sessions=sessions, generation_id=generation_id)
-            if row.attempts < self.max_attempts and await jobs.retry_later(
-                sessions=sessions, generation_id=generation_id
+            # 3. An unexpected error: try again while attempts are left, since it may be
+            # passing (a full disk, a busy GPU). The row keeps its cause for admins.
+            error = jobs.describe(exc)
+            if claim.attempts < self.max_attempts and await jobs.retry(
+                sessions=sessions, generation_id=generation_id, error=error
             ):
                 log.warning(
                     "generation %s failed (attempt %s of %s), retrying: %s",
                     generation_id,
-                    row.attempts,
+                    claim.attempts,
                     self.max_attempts,
-                    row.error,
+                    error,
                 )
                 return Outcome(generation_id, "retry", str(exc))
+            await jobs.fail(sessions=sessions, generation_id=generation_id, error=error)
             emit(JobEvent(generation_id, "failed", error=str(exc)))
             return Outcome(generation_id, "failed", str(exc))
         except PMGError as exc:
             # Expected errors (no generator, bad input, timeout) would fail the same way again.
+            await jobs.fail(
+                sessions=sessions, generation_id=generation_id, error=jobs.describe(exc)
+            )
             emit(JobEvent(generation_id, "failed", error=str(exc)))
             return Outcome(generation_id, "failed", str(exc))
+        # 4. Store the result; the row may have moved meanwhile (an admin requeued or erased
+        # it), and then it says how the job ended.
+        if not await jobs.finish(sessions=sessions, generation_id=generation_id, result=finished):
+            return await self._ended(generation_id, emit)
         emit(JobEvent(generation_id, "done"))
         return Outcome(generation_id, "done")
+
+    async def _ended(self, generation_id: int, emit: Emit) -> Outcome:
+        """Report how a job that is no longer this run's ended."""
+        try:
+            row = await jobs.status_of(sessions=self.service.sessions, generation_id=generation_id)
+        except NotFoundError:
+            log.warning("generation %s was erased while it ran", generation_id)
+            return Outcome(generation_id, "gone")
+        event = jobs.final_event(row)
+        if event is None:
+            log.warning("generation %s was queued again while it ran", generation_id)
+            return Outcome(generation_id, "busy")
+        emit(event)
+        if event.kind == "failed":
+            return Outcome(generation_id, "failed", event.error)
+        return Outcome(generation_id, "cancelled" if event.kind == "cancelled" else "done")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pmg_engine.errors import PMGError
 
 if TYPE_CHECKING:
+    from pmg_engine.queue.jobs import Owed
     from pmg_engine.service import GenerationRequest, GenerationResult
 
 EventKind = Literal["queued", "started", "progress", "done", "failed", "cancelled"]
@@ -88,4 +89,16 @@ class JobQueue(Protocol):
 
     async def resume_pending(self) -> list[int]:
         """Re-enqueue or re-attach to jobs left queued or running (after a restart)."""
+        ...
+
+    async def owed(self) -> list[Owed]:
+        """Return the jobs from Discord whose result has not reached their user, oldest first."""
+        ...
+
+    async def mark_delivered(self, generation_id: int, *, note: str) -> bool:
+        """Record a successful delivery of a finished job; return whether this call did."""
+        ...
+
+    async def note_delivery(self, generation_id: int, *, note: str) -> None:
+        """Record why a delivery attempt failed; the job stays owed."""
         ...

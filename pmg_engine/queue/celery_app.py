@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 
 from pmg_engine.queue.base import EventKind, JobEvent, QueueUnavailable
+from pmg_engine.states import JobStatus
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -196,7 +197,7 @@ def needs_resend(row: Generation, *, on_redis: bool, owner_alive: bool) -> bool:
     """
     if not on_redis:
         return True
-    return row.status == "running" and row.worker_id is not None and not owner_alive
+    return row.status == JobStatus.RUNNING and row.worker_id is not None and not owner_alive
 
 
 def create_celery_app(settings: QueueSettings, *, runtime: WorkerRuntime | None = None) -> Celery:

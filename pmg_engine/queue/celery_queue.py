@@ -28,6 +28,7 @@ from pmg_engine.queue._client import QueueClient
 from pmg_engine.queue.base import JobEvent, JobHandle, QueueUnavailable
 from pmg_engine.queue.celery_app import CeleryBroker, decode_event, encode_event, needs_resend
 from pmg_engine.service import GenerationRequest, PMGService
+from pmg_engine.states import JobStatus
 
 if TYPE_CHECKING:
     from pmg_engine.db.models import Generation
@@ -85,20 +86,20 @@ class CeleryQueue(QueueClient):
         generation_id, created = await self._service.submit(request)
         if not created:
             row = await jobs.status_of(sessions=self._service.sessions, generation_id=generation_id)
-            if row.status in jobs.FINAL_STATUSES:
+            if row.status.final:
                 return JobHandle(generation_id, False, 0)
             try:
                 position = await broker.position(generation_id)
             except (RedisError, OSError) as exc:
                 raise broker.unavailable(exc) from exc
-            if position is not None or row.status == "running":
+            if position is not None or row.status == JobStatus.RUNNING:
                 return JobHandle(generation_id, False, position or 0)
             # Recorded but unknown to Redis (Redis lost its data): send it now.
         try:
             position = await broker.enqueue(generation_id)
         except QueueUnavailable as exc:
             if created:
-                await jobs.mark_failed(
+                await jobs.fail_unsent(
                     sessions=self._service.sessions,
                     generation_id=generation_id,
                     error=f"QueueUnavailable: {exc}",
@@ -126,7 +127,7 @@ class CeleryQueue(QueueClient):
                 await broker.redis.publish(broker.keys.events, encode_event(event))
             return True
         row = await jobs.status_of(sessions=sessions, generation_id=generation_id)
-        if row.status != "running":
+        if row.status != JobStatus.RUNNING:
             return False
         try:
             await broker.redis.set(
@@ -241,7 +242,7 @@ class CeleryQueue(QueueClient):
                 self._hub.publish(final)
                 continue
             pending.append(row)
-            if row.status == "running" and (latest is None or latest.kind == "queued"):
+            if row.status == JobStatus.RUNNING and (latest is None or latest.kind == "queued"):
                 self._hub.publish(JobEvent(generation_id, "started"))
         return pending
 

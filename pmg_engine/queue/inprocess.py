@@ -31,6 +31,7 @@ from pmg_engine.queue._client import QueueClient
 from pmg_engine.queue._runner import JobRunner, Outcome, StopReason
 from pmg_engine.queue.base import JobEvent, JobHandle
 from pmg_engine.service import GenerationRequest, PMGService
+from pmg_engine.states import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class InProcessQueue(QueueClient):
         generation_id, created = await self._service.submit(request)
         if not created:
             row = await jobs.status_of(sessions=self._service.sessions, generation_id=generation_id)
-            if row.status != "queued":
+            if row.status != JobStatus.QUEUED:
                 return JobHandle(generation_id, False, self._position_now(generation_id) or 0)
         self._enqueue(generation_id)
         return JobHandle(generation_id, created, self._position_now(generation_id) or 0)

@@ -39,6 +39,7 @@ from pmg_engine.queue.celery_app import (
     needs_resend,
     restore_to_front,
 )
+from pmg_engine.states import JobStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -252,7 +253,7 @@ class WorkerRuntime:
         ttl = math.ceil(self.settings.queue.visibility_timeout_s)
         resend = []
         for row in rows:
-            if row.status != "running" or row.id not in on_redis:
+            if row.status != JobStatus.RUNNING or row.id not in on_redis:
                 # Queued jobs still have their message; lost ones are for the bots to resend.
                 continue
             owner = row.worker_id

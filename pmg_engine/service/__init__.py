@@ -35,6 +35,7 @@ from pmg_engine.service._users import (
     report_json,
     report_rows,
 )
+from pmg_engine.states import JobStatus, Kind
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -50,8 +51,10 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "GenerationView",
+    "JobStatus",
     "KeywordRuleKind",
     "KeywordRuleView",
+    "Kind",
     "NoGeneratorError",
     "PMGService",
     "ProfileUpdate",

@@ -24,6 +24,7 @@ from pmg_engine.keywords.chains import is_blocked
 from pmg_engine.keywords.text import clean_keyword, dedupe
 from pmg_engine.scoring import score_candidates
 from pmg_engine.service._types import EngineModels, Progress, ProgressCallback, ServiceConfig
+from pmg_engine.states import Kind
 from pmg_engine.stickers import make_full_image, make_sticker
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Job:
     generation_id: int
     user_id: int
     prompt: str
-    kind: str
+    kind: Kind
     seed: int
     personalization_weight: float
 
@@ -57,7 +58,7 @@ class Job:
             generation_id=generation.id,
             user_id=generation.user_id,
             prompt=generation.prompt,
-            kind=generation.kind,
+            kind=Kind(generation.kind),
             seed=generation.seed,
             personalization_weight=generation.personalization_weight,
         )
@@ -208,7 +209,7 @@ class Renderer:
         notify(Progress("saving"))
         started = time.perf_counter()
         image = images[selected]
-        data = make_sticker(image).png if job.kind == "sticker" else make_full_image(image)
+        data = make_sticker(image).png if job.kind == Kind.STICKER else make_full_image(image)
         key = f"{job.user_id}/{job.generation_id}-{seeds[selected]}.png"
         _write_atomically(self.config.outputs_dir / key, data)
         timings["postprocess"] = time.perf_counter() - started

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pmg_engine import behaviours as bh
 from pmg_engine.db import repo
 from pmg_engine.db.models import Generation
-from pmg_engine.db.types import utcnow
-from pmg_engine.errors import InvalidInputError, PMGError
+from pmg_engine.errors import InvalidInputError, NotFoundError, PMGError
 from pmg_engine.keywords.text import clean_keyword
+from pmg_engine.queue import jobs
 from pmg_engine.service._profile import ProfileUpdater
 from pmg_engine.service._render import Job, Renderer
 from pmg_engine.service._types import (
@@ -30,6 +30,7 @@ from pmg_engine.service._types import (
     ServiceConfig,
 )
 from pmg_engine.service._users import TasteView, UserService
+from pmg_engine.states import JobStatus, Kind
 from pmg_engine.text import clean_text, clip
 
 if TYPE_CHECKING:
@@ -219,7 +220,18 @@ class PMGService:
     # -- generation ----------------------------------------------------------------------------
 
     def validate(self, request: GenerationRequest) -> GenerationRequest:
-        """Return the request with a clean prompt, or raise ``InvalidInputError``."""
+        """Return the request with a clean prompt and a ``Kind``, or raise ``InvalidInputError``.
+
+        The one check of a request: ``submit`` runs it, and an adapter may run it first to
+        refuse before it answers (checking a checked request changes nothing).
+        """
+        try:
+            kind = Kind(request.kind)
+        except ValueError:
+            raise InvalidInputError(
+                f"kind must be {' or '.join(Kind)}, got {request.kind!r}"
+            ) from None
+        request = GenerationRequest(**{**request.__dict__, "kind": kind})
         weight = request.personalization_weight
         if weight is not None and (not math.isfinite(weight) or not 0 <= weight <= 1):
             raise InvalidInputError(f"the weight must be between 0 and 1, got {weight}")
@@ -285,30 +297,47 @@ class PMGService:
         on_progress: ProgressCallback | None = None,
         worker_id: str | None = None,
     ) -> GenerationResult:
-        """Submit and run one request in this process (the embedded default)."""
+        """Submit and run one request in this process (the embedded default, no queue)."""
         generation_id, _ = await self.submit(request)
-        return await self.run(generation_id, on_progress=on_progress, worker_id=worker_id)
+        sessions = self.sessions
+        # 1. Start the job (a finished one returns its stored result: runs are idempotent).
+        claim = await jobs.claim(
+            sessions=sessions, generation_id=generation_id, worker_id=worker_id, max_attempts=None
+        )
+        if claim.kind == "gone":
+            raise NotFoundError(f"no generation with id {generation_id} is stored")
+        if claim.kind != "claimed":
+            row = await jobs.status_of(sessions=sessions, generation_id=generation_id)
+            if row.status == JobStatus.DONE:
+                return result_of(row, outputs_dir=self.config.outputs_dir)
+            if row.status == JobStatus.CANCELLED:
+                raise GenerationFailed(jobs.CANCELLED_MESSAGE)
+            raise GenerationFailed(jobs.FAILED_MESSAGE)
+        # 2. Draw it; the jobs module records how it ended.
+        try:
+            finished = await self.draw(generation_id, on_progress=on_progress)
+        except PMGError as exc:
+            await jobs.fail(
+                sessions=sessions, generation_id=generation_id, error=jobs.describe(exc)
+            )
+            raise
+        await jobs.finish(sessions=sessions, generation_id=generation_id, result=finished)
+        row = await jobs.status_of(sessions=sessions, generation_id=generation_id)
+        return result_of(row, outputs_dir=self.config.outputs_dir)
 
-    async def run(
-        self,
-        generation_id: int,
-        *,
-        on_progress: ProgressCallback | None = None,
-        worker_id: str | None = None,
-    ) -> GenerationResult:
-        """Run a recorded generation: profile, keywords, candidates, selection, files, row."""
-        # 1. Claim the row (a finished job returns its stored result: runs are idempotent).
-        async with self.sessions() as session, session.begin():
+    async def draw(
+        self, generation_id: int, *, on_progress: ProgressCallback | None = None
+    ) -> jobs.Finished:
+        """Draw a started generation and report its result; the caller records the status.
+
+        Expected errors (``PMGError``) propagate as they are; anything else is logged and
+        becomes ``GenerationFailed`` with the cause chained (``jobs.describe`` reads it).
+        """
+        # 1. Read the request and what the user said and set.
+        async with self.sessions() as session:
             generation = await repo.get_generation(session=session, generation_id=generation_id)
-            if generation.status == "done":
-                return result_of(generation, outputs_dir=self.config.outputs_dir)
-            generation.status = "running"
-            if worker_id is not None:
-                # Who draws it, so that a later start can tell a row whose process died.
-                generation.worker_id = worker_id
-            generation.attempts += 1
-            generation.started_at = utcnow()
-            user_id, kind = generation.user_id, generation.kind
+            job = Job.of(generation)
+            user_id = generation.user_id
             rules = await repo.list_keyword_rules(session=session, user_id=user_id)
             turns = await repo.recent_messages(
                 session=session, user_id=user_id, limit=self.config.chat_window
@@ -320,9 +349,10 @@ class PMGService:
             update = await self.profiles.update(user_id=user_id)
             timings["profile"] = time.perf_counter() - started
             profile = await self.profiles.latest(user_id=user_id)
+            # 3. Candidates, selection and files.
             rendered = await asyncio.to_thread(
                 self.renderer.render,
-                job=Job.of(generation),
+                job=job,
                 profile_keywords=update.keywords,
                 implicit=profile.implicit if profile is not None else None,
                 pinned=[r.keyword for r in rules if r.rule == "pin"],
@@ -331,29 +361,22 @@ class PMGService:
                 timings=timings,
                 on_progress=on_progress,
             )
+        except PMGError:
+            raise
         except Exception as exc:
-            await self._fail(generation_id, exc)
-            if isinstance(exc, PMGError):
-                raise
             log.exception("generation %s failed", generation_id)
             raise GenerationFailed("the sticker could not be made; please try again") from exc
-        # 3. Store the result on the row, the source of truth.
-        async with self.sessions() as session, session.begin():
-            generation = await repo.get_generation(session=session, generation_id=generation_id)
-            generation.status = "done"
-            generation.finished_at = utcnow()
-            generation.error = None
-            generation.output_key = rendered.output_key
-            generation.target_keywords = rendered.target_keywords
-            generation.preference_keywords = rendered.preference_keywords
-            generation.candidates = rendered.candidates
-            generation.selected_index = rendered.selected_index
-            generation.model_id = rendered.model_id
-            generation.profile_id = update.profile_id
-            generation.timings = {k: round(v, 4) for k, v in timings.items()}
-            result = result_of(generation, outputs_dir=self.config.outputs_dir)
-        log.info("generation %s done for user %s (%s)", generation_id, user_id, kind)
-        return result
+        log.info("generation %s drawn for user %s (%s)", generation_id, user_id, job.kind)
+        return jobs.Finished(
+            output_key=rendered.output_key,
+            target_keywords=rendered.target_keywords,
+            preference_keywords=rendered.preference_keywords,
+            candidates=rendered.candidates,
+            selected_index=rendered.selected_index,
+            model_id=rendered.model_id,
+            profile_id=update.profile_id,
+            timings=timings,
+        )
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -366,22 +389,15 @@ class PMGService:
             learning_opt_in=self.config.learning_opt_in_default,
         )
 
-    async def _fail(self, generation_id: int, exc: BaseException) -> None:
-        async with self.sessions() as session, session.begin():
-            generation = await repo.get_generation(session=session, generation_id=generation_id)
-            generation.status = "failed"
-            generation.finished_at = utcnow()
-            generation.error = f"{type(exc).__name__}: {exc}"[:2000]
-
 
 def result_of(row: Generation, *, outputs_dir: Path) -> GenerationResult:
     """Return what a finished row holds: the file's storage key and why it looks that way."""
-    if row.status != "done" or row.output_key is None or row.selected_index is None:
+    if row.status != JobStatus.DONE or row.output_key is None or row.selected_index is None:
         raise GenerationFailed(f"generation {row.id} has no stored result")
     return GenerationResult(
         generation_id=row.id,
         job_key=row.job_key,
-        kind="image" if row.kind == "image" else "sticker",
+        kind=Kind(row.kind),
         output_path=outputs_dir / row.output_key,
         output_key=row.output_key,
         prompt=row.prompt,

@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from pmg_engine.states import Kind
 from pmg_engine.text import clean_text
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from pmg_engine.reference import ReferenceIndex
     from pmg_engine.scoring import Scorer
 
-Kind = Literal["sticker", "image"]
 DEFAULT_NEGATIVE_PROMPT = "lowres, text, watermark, signature, blurry, worst quality, low quality"
 
 
@@ -88,7 +88,7 @@ class GenerationRequest:
 
     user_id: int
     prompt: str | None
-    kind: Kind = "sticker"
+    kind: Kind = Kind.STICKER
     personalization_weight: float | None = None
     seed: int | None = None
     job_key: str | None = None

@@ -26,6 +26,7 @@ from pmg_engine.db.admin import ProfileVersion, UserReport
 from pmg_engine.db.models import Generation, UserSettings
 from pmg_engine.db.types import utcnow
 from pmg_engine.queue import jobs
+from pmg_engine.states import JobStatus, Kind
 from pmg_engine.storage import delete_user_outputs, resolve_key
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -88,9 +89,9 @@ class GenerationView:
     generation_id: int
     user_id: int
     prompt: str
-    kind: str
+    kind: Kind
     seed: int
-    status: str
+    status: JobStatus
     channel_id: int | None
     guild_id: int | None
 

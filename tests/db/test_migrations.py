@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from pmg_engine.db import migrate
 from pmg_engine.db.engine import create_engine
 from pmg_engine.db.models import Base
 from tests.conftest import fresh_database
+
+WHEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 async def _tables(url: str) -> set[str]:
@@ -39,6 +42,54 @@ async def test_upgrade_downgrade_upgrade_then_check(backend: str, tmp_path: Path
             assert await migrate.current_revision(engine) == migrate.head_revision()
         finally:
             await engine.dispose()
+
+
+async def test_jobs_that_ended_before_the_outbox_count_as_delivered(
+    backend: str, tmp_path: Path
+) -> None:
+    """The outbox migration marks finished jobs delivered, so no old picture is posted again."""
+    async with fresh_database(backend, tmp_path) as url:
+        await migrate.upgrade(url, "208d51bc31be")
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (id, name, source, created_at, last_seen_at) "
+                        "VALUES (1, 'kim', 'discord', :t, :t)"
+                    ),
+                    {"t": WHEN},
+                )
+                for n, status in enumerate(("done", "failed", "cancelled", "queued", "running")):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO generations (job_key, user_id, kind, prompt,"
+                            " target_keywords, preference_keywords, personalization_weight,"
+                            " seed, candidates, status, attempts, timings, created_at)"
+                            " VALUES (:key, 1, 'sticker', 'a cat', '[]', '[]', 0.5, 1, '[]',"
+                            " :status, 0, '{}', :t)"
+                        ),
+                        {"key": f"discord-{n}", "status": status, "t": WHEN},
+                    )
+        finally:
+            await engine.dispose()
+        await migrate.upgrade(url)
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT status, delivered_at IS NOT NULL FROM generations")
+                )
+                delivered = {status: bool(flag) for status, flag in rows}
+        finally:
+            await engine.dispose()
+    assert delivered == {
+        "done": True,
+        "failed": True,
+        "cancelled": True,
+        "queued": False,
+        "running": False,
+    }
 
 
 async def test_check_detects_a_model_change(sqlite_url: str) -> None:

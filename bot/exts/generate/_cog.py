@@ -15,7 +15,7 @@ from bot.exts.generate._compare import compare
 from bot.exts.generate._jobs import JobRunner
 from bot.render import notice
 from pmg_engine.errors import NotFoundError
-from pmg_engine.service import GenerationRequest, GenerationView
+from pmg_engine.service import GenerationRequest, GenerationView, Kind
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
@@ -36,12 +36,8 @@ class Generate(commands.Cog, name=COG_NAME):
         self.runner = JobRunner(bot, result_view=result_view)
 
     async def cog_load(self) -> None:
-        """Deliver the jobs a previous process left queued or running (issue 5)."""
-        for ahead, generation_id in enumerate(await self.deps.queue.resume_pending()):
-            self.bot.spawn(
-                self.runner.deliver_late(generation_id, ahead=ahead),
-                name=f"deliver-late-{generation_id}",
-            )
+        """Resume pending jobs and deliver what an earlier process still owes (DESIGN.md 4)."""
+        await self.runner.deliver_owed()
 
     @app_commands.command(name="sticker", description="Draw a sticker personalized to your taste.")
     @app_commands.describe(prompt=PROMPT, weight=WEIGHT)
@@ -52,7 +48,7 @@ class Generate(commands.Cog, name=COG_NAME):
         weight: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
         """Draw a transparent 320 px sticker."""
-        await self._draw(interaction, prompt, weight, kind="sticker")
+        await self._draw(interaction, prompt, weight, kind=Kind.STICKER)
 
     @app_commands.command(name="image", description="Draw a full-size image personalized to you.")
     @app_commands.describe(prompt=PROMPT, weight=WEIGHT)
@@ -63,17 +59,17 @@ class Generate(commands.Cog, name=COG_NAME):
         weight: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
         """Draw a full-size image."""
-        await self._draw(interaction, prompt, weight, kind="image")
+        await self._draw(interaction, prompt, weight, kind=Kind.IMAGE)
 
     async def _draw(
-        self, interaction: discord.Interaction, prompt: object, weight: object, *, kind: str
+        self, interaction: discord.Interaction, prompt: object, weight: object, *, kind: Kind
     ) -> None:
         limit = self.deps.settings.max_prompt_chars
         request = GenerationRequest(
             user_id=interaction.user.id,
             user_name=interaction.user.name,
             prompt=options.text(prompt, name="prompt", max_chars=limit),
-            kind="image" if kind == "image" else "sticker",
+            kind=kind,
             personalization_weight=options.optional_weight(weight),
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,
@@ -111,7 +107,7 @@ class Generate(commands.Cog, name=COG_NAME):
             user_id=user_id,
             user_name=interaction.user.name,
             prompt=None,
-            kind="sticker",
+            kind=Kind.STICKER,
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
@@ -125,7 +121,7 @@ class Generate(commands.Cog, name=COG_NAME):
             user_id=interaction.user.id,
             user_name=interaction.user.name,
             prompt=parent.prompt or None,
-            kind="image" if parent.kind == "image" else "sticker",
+            kind=Kind(parent.kind),
             parent_id=parent.generation_id,
             job_key=f"discord-{interaction.id}",
             channel_id=interaction.channel_id,

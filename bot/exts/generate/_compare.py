@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,7 +14,8 @@ from bot.exts.generate._jobs import JobRunner, Post
 from bot.images import side_by_side
 from bot.render import compare_embed
 from pmg_engine.errors import PMGError
-from pmg_engine.service import GenerationRequest
+from pmg_engine.queue import JobHandle
+from pmg_engine.service import GenerationRequest, Kind
 
 if TYPE_CHECKING:
     from pmg_engine.service import GenerationView
@@ -32,7 +34,7 @@ async def compare(
             user_id=user.id,
             user_name=user.name,
             prompt=parent.prompt or None,
-            kind="image" if parent.kind == "image" else "sticker",
+            kind=Kind(parent.kind),
             personalization_weight=weight,
             seed=parent.seed,
             parent_id=parent.generation_id,
@@ -46,8 +48,10 @@ async def compare(
     used = admitted[-1][1]
     with deps.limiter.slot(user.id, used_today=used, cost=len(requests)):
         await interaction.response.defer(thinking=True)
+        handles: list[JobHandle] = []
         try:
-            handles = [await deps.queue.submit(r) for r, _ in admitted]
+            for r, _ in admitted:
+                handles.append(await deps.queue.submit(r))
             await runner.show(interaction, "⚖️ Drawing both versions…")
             plain, mine = await asyncio.gather(
                 *(runner.follow(None, h.generation_id, ahead=h.position) for h in handles)
@@ -55,7 +59,10 @@ async def compare(
         except PMGError as error:
             await runner.post(
                 interaction,
-                Post(f"⚠️ {sentence(str(error))}"),
+                Post(
+                    f"⚠️ {sentence(str(error))}",
+                    delivers=tuple(h.generation_id for h in handles),
+                ),
                 channel_id=interaction.channel_id,
                 user_id=user.id,
             )
@@ -65,8 +72,9 @@ async def compare(
         show_taste = await deps.service.users.shows_taste(
             user_id=user.id, in_dm=interaction.guild_id is None
         )
+        delivers = (plain.generation_id, mine.generation_id)
         if worst.action == "refuse":
-            post = runner.result_post(mine, worst, user.id)
+            post = replace(runner.result_post(mine, worst, user.id), delivers=delivers)
         else:
             labels = ("weight 0", f"weight {mine.personalization_weight:.2f}")
             data = await asyncio.to_thread(
@@ -78,6 +86,7 @@ async def compare(
                 f"⚠️ Behind a spoiler: {worst.reason}." if spoiler else None,
                 compare_embed(plain, mine, show_taste=show_taste),
                 lambda: [discord.File(io.BytesIO(data), filename=name, spoiler=spoiler)],
+                delivers=delivers,
             )
         await runner.post(interaction, post, channel_id=interaction.channel_id, user_id=user.id)
         if not show_taste and worst.action != "refuse":

@@ -1,4 +1,11 @@
-"""One picture request from Discord: admit, defer, queue, show progress, deliver (or post late)."""
+"""One picture request from Discord: admit, defer, queue, show progress, deliver (or post late).
+
+Delivery is an outbox (DESIGN.md section 4): a finished job from Discord is owed to its user
+until a send succeeds and the row records it. The deferred reply is edited when it can be;
+any failure of that edit (an expired token, any HTTP error, a file that cannot be read) falls
+back to a post in the channel or a DM, and the row notes why. At start, the bot delivers what
+it still owes, whether it finished while the bot was down or is still pending.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,11 @@ from bot.errors import Refused, sentence
 from bot.render import notice, progress_text, result_embed, taste_note
 from bot.safety import Verdict
 from pmg_engine.errors import PMGError
-from pmg_engine.queue import JobEvent, JobFailed
+from pmg_engine.queue import JobCancelled, JobEvent, JobFailed
 
 if TYPE_CHECKING:
     from bot.app import PMGBot
+    from pmg_engine.queue.jobs import Owed
     from pmg_engine.service import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,8 @@ class Post:
     embed: discord.Embed | None = None
     files: Callable[[], list[discord.File]] = field(default=list)
     view: discord.ui.View | None = None
+    # The generations this message delivers (none for a refusal that made no job).
+    delivers: tuple[int, ...] = ()
 
 
 def token_gone(error: discord.HTTPException) -> bool:
@@ -66,8 +76,10 @@ class JobRunner:
         request, used = await self.admit(request)
         with self.deps.limiter.slot(request.user_id, used_today=used):
             await interaction.response.defer(thinking=True)
+            delivers: tuple[int, ...] = ()
             try:
                 handle = await self.deps.queue.submit(request)
+                delivers = (handle.generation_id,)
                 event = JobEvent(handle.generation_id, "queued", position=handle.position)
                 shown = progress_text(event)
                 await self.show(interaction, shown)
@@ -77,7 +89,7 @@ class JobRunner:
             except PMGError as error:
                 await self.post(
                     interaction,
-                    Post(f"⚠️ {sentence(str(error))}"),
+                    Post(f"⚠️ {sentence(str(error))}", delivers=delivers),
                     channel_id=request.channel_id,
                     user_id=request.user_id,
                 )
@@ -171,7 +183,7 @@ class JobRunner:
     ) -> Post:
         """Return the message that shows a result, as the safety verdict and privacy allow."""
         if verdict.action == "refuse":
-            return Post(REFUSED_OUTPUT)
+            return Post(REFUSED_OUTPUT, delivers=(result.generation_id,))
         spoiler = verdict.action == "spoiler"
 
         def files() -> list[discord.File]:
@@ -185,6 +197,7 @@ class JobRunner:
             result_embed(result, requester_id=requester_id, show_taste=show_taste),
             files,
             self.result_view(result.generation_id),
+            delivers=(result.generation_id,),
         )
 
     async def post(
@@ -195,8 +208,10 @@ class JobRunner:
         channel_id: int | None,
         user_id: int,
     ) -> None:
-        """Edit the interaction's message; after its token expired, post in the channel or DM."""
-        if interaction is not None and not interaction.is_expired():
+        """Edit the interaction's message; if that fails in any way, post in the channel or DM."""
+        if interaction is None or interaction.is_expired():
+            why = "the interaction token expired"
+        else:
             try:
                 await interaction.edit_original_response(
                     content=post.content,
@@ -204,46 +219,110 @@ class JobRunner:
                     attachments=post.files(),
                     view=post.view,
                 )
-                return
             except discord.HTTPException as error:
-                if not token_gone(error):
-                    raise
-                log.info("interaction %s expired; posting the result late", interaction.id)
-        await self.post_late(post, channel_id=channel_id, user_id=user_id)
+                why = (
+                    "the interaction token expired"
+                    if token_gone(error)
+                    else f"the edit failed: HTTP {error.status} (code {error.code})"
+                )
+                log.info("interaction %s: %s; posting the result late", interaction.id, why)
+            except Exception as error:
+                # A file that cannot be read, or anything else: the picture still goes out.
+                why = f"the edit failed: {type(error).__name__}"
+                log.warning("interaction %s: %s; posting late", interaction.id, why, exc_info=True)
+            else:
+                await self._record(post, delivered=True, note="edited the reply")
+                return
+        await self.send_late(post, channel_id=channel_id, user_id=user_id, why=why)
 
-    async def post_late(self, post: Post, *, channel_id: int | None, user_id: int) -> None:
-        """Post in the request's channel, or by DM when the channel is closed to the bot."""
+    async def send_late(
+        self, post: Post, *, channel_id: int | None, user_id: int, why: str
+    ) -> None:
+        """Post late and record it; a failed post stays owed, for the next start to retry."""
+        try:
+            where = await self.post_late(post, channel_id=channel_id, user_id=user_id)
+        except Exception as error:
+            log.warning("could not deliver %s to %s", post.delivers, user_id, exc_info=True)
+            note = f"{why}; the late post failed too: {type(error).__name__}"
+            await self._record(post, delivered=False, note=note)
+            return
+        await self._record(post, delivered=True, note=f"{why}; posted late {where}")
+
+    async def post_late(self, post: Post, *, channel_id: int | None, user_id: int) -> str:
+        """Post in the request's channel, or by DM when the channel refuses; return where.
+
+        A file that cannot be read is left out and the message says so, rather than the
+        user hearing nothing.
+        """
         content = f"<@{user_id}> {post.content or 'your picture is ready.'}"
         extra: dict[str, Any] = {}
         if post.embed is not None:
             extra["embed"] = post.embed
         if post.view is not None:
             extra["view"] = post.view
+        try:
+            for probe in post.files():
+                probe.close()
+        except (PMGError, OSError) as error:
+            content = f"<@{user_id}> ⚠️ {sentence(str(error))}"
+            post = Post(content, post.embed, list, post.view, post.delivers)
+            missing = " without its file"
+        else:
+            missing = ""
         if channel_id is not None:
             channel = self.bot.get_partial_messageable(channel_id)
             mentions = discord.AllowedMentions(users=[discord.Object(id=user_id)])
             try:
                 await channel.send(content, files=post.files(), allowed_mentions=mentions, **extra)
-                return
-            except (discord.Forbidden, discord.NotFound) as error:
+                return f"in the channel{missing}"
+            except discord.HTTPException as error:
                 log.info("cannot post in channel %s (%s); sending a DM", channel_id, error)
         dm = await self.bot.create_dm(discord.Object(id=user_id))
         await dm.send(content, files=post.files(), **extra)
+        return f"by DM{missing}"
 
-    async def deliver_late(self, generation_id: int, *, ahead: int = 0) -> None:
-        """Deliver a job the previous process left queued or running (after a restart)."""
-        row = await self.deps.service.users.generation(generation_id=generation_id)
+    async def _record(self, post: Post, *, delivered: bool, note: str) -> None:
+        """Write how the post went onto the rows it delivers (best effort: it was sent)."""
+        queue = self.deps.queue
+        for generation_id in post.delivers:
+            try:
+                if delivered:
+                    await queue.mark_delivered(generation_id, note=note)
+                else:
+                    await queue.note_delivery(generation_id, note=note)
+            except Exception:
+                # The user has it (or will get it at the next start); only the record is late.
+                log.warning("could not record the delivery of %s", generation_id, exc_info=True)
+
+    async def deliver_owed(self) -> None:
+        """At start: resume pending jobs and deliver every result still owed, each once."""
+        pending = await self.deps.queue.resume_pending()
+        for owed in await self.deps.queue.owed():
+            ahead = pending.index(owed.generation_id) if owed.generation_id in pending else 0
+            self.bot.spawn(
+                self.deliver_late(owed, ahead=ahead), name=f"deliver-late-{owed.generation_id}"
+            )
+
+    async def deliver_late(self, owed: Owed, *, ahead: int = 0) -> None:
+        """Deliver a job this process did not answer: wait while it is pending, then post late."""
         try:
-            result = await self.follow(None, generation_id, ahead=ahead)
+            result = await self.follow(None, owed.generation_id, ahead=ahead)
+        except JobCancelled:
+            return  # cancelled by its user or an admin: nothing is owed
         except PMGError as error:
-            post = Post(f"⚠️ Your picture could not be made: {sentence(str(error))}")
+            post = Post(
+                f"⚠️ Your picture could not be made: {sentence(str(error))}",
+                delivers=(owed.generation_id,),
+            )
         else:
             show_taste = await self.deps.service.users.shows_taste(
-                user_id=row.user_id, in_dm=row.guild_id is None
+                user_id=owed.user_id, in_dm=owed.guild_id is None
             )
             verdict = await self.deps.safety.judge(result)
-            post = self.result_post(result, verdict, row.user_id, show_taste=show_taste)
-        await self.post_late(post, channel_id=row.channel_id, user_id=row.user_id)
+            post = self.result_post(result, verdict, owed.user_id, show_taste=show_taste)
+        await self.send_late(
+            post, channel_id=owed.channel_id, user_id=owed.user_id, why="the bot restarted"
+        )
 
     async def maybe_notice(self, interaction: discord.Interaction, user_id: int) -> None:
         """Send the privacy notice ephemerally the first time a user gets an answer."""

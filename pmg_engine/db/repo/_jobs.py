@@ -6,14 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pmg_engine.db.models import (
-    GENERATION_KINDS,
-    Feedback,
-    Generation,
-)
-from pmg_engine.db.repo._checks import check_choice
+from pmg_engine.db.models import Feedback, Generation
 from pmg_engine.db.repo._rows import replace_or_add
 from pmg_engine.errors import InvalidInputError, NotFoundError
+from pmg_engine.states import Kind
 
 
 async def create_generation(
@@ -24,7 +20,7 @@ async def create_generation(
     prompt: str,
     personalization_weight: float,
     seed: int,
-    kind: str = "sticker",
+    kind: Kind = Kind.STICKER,
     channel_id: int | None = None,
     guild_id: int | None = None,
     parent_id: int | None = None,
@@ -33,7 +29,6 @@ async def create_generation(
 
     Returns ``(generation, created)``; a double submit never makes two rows (issue 5).
     """
-    check_choice("kind", kind, GENERATION_KINDS)
     if not job_key or len(job_key) > 100:
         raise InvalidInputError(f"job_key must have 1 to 100 characters, got {job_key!r}")
     existing = await session.scalar(select(Generation).where(Generation.job_key == job_key))

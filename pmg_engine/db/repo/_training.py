@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pmg_engine.db.models import Behaviour, Feedback, Generation
+from pmg_engine.states import JobStatus
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ async def liked_examples(*, session: AsyncSession, history_window: int) -> list[
         .where(
             Feedback.liked.is_(True),
             Feedback.user_id == Generation.user_id,
-            Generation.status == "done",
+            Generation.status == JobStatus.DONE,
             Generation.output_key.is_not(None),
         )
         .order_by(Generation.id)

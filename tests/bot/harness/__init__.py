@@ -17,9 +17,19 @@ from discord import app_commands
 from bot.app import PMGBot
 from pmg_engine.service import PMGService
 from tests.bot.harness import payloads as p
-from tests.bot.harness.recorder import Call, Clock, Recorder, SentFile
+from tests.bot.harness.recorder import Call, Clock, Recorder, SentFile, http_error
 
-__all__ = ["Call", "Clock", "Dispatched", "Harness", "Person", "Recorder", "SentFile", "p"]
+__all__ = [
+    "Call",
+    "Clock",
+    "Dispatched",
+    "Harness",
+    "Person",
+    "Recorder",
+    "SentFile",
+    "http_error",
+    "p",
+]
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ class _Response:
         self.headers: dict[str, str] = {}
 
 
-def _error(status: int, code: int, text: str) -> discord.HTTPException:
+def http_error(status: int, code: int, text: str) -> discord.HTTPException:
+    """Return the exception discord.py raises for Discord's answer ``status`` / ``code``."""
     kind = {403: discord.Forbidden, 404: discord.NotFound}.get(status, discord.HTTPException)
     return kind(_Response(status, text), {"code": code, "message": text})  # type: ignore[arg-type]
 
@@ -111,6 +112,8 @@ class Recorder:
         self.changed = asyncio.Event()
         # Called after each answered call: lets a test make time pass at a precise moment.
         self.hooks: list[Callable[[Call], None]] = []
+        # Asked before each call is answered: an error returned here is Discord's answer.
+        self.refusals: list[Callable[[Call], discord.HTTPException | None]] = []
 
     # -- what the harness tells the recorder ------------------------------------------------
 
@@ -147,9 +150,13 @@ class Recorder:
         return [c for c in self.for_token(token) if c.method == "POST" and "/webhooks/" in c.path]
 
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
-        """Return the messages posted to a channel with the bot token, oldest first."""
+        """Return the messages Discord accepted in a channel from the bot token, oldest first."""
         path = f"/channels/{channel_id}/messages"
-        return [c.response for c in self.calls if c.method == "POST" and c.path == path]
+        return [
+            c.response
+            for c in self.calls
+            if c.method == "POST" and c.path == path and c.status == 200
+        ]
 
     def files_of(self, message: dict[str, Any]) -> dict[str, SentFile]:
         """Return the files attached to a stored message, by file name."""
@@ -170,7 +177,7 @@ class Recorder:
         if form:
             body = json.loads(next(f["value"] for f in form if f["name"] == "payload_json"))
         call = self._call(route, body, files, kwargs.get("params"))
-        return self._answer(call, self._http(call, route))
+        return self._answer(call, self._refused(call) or self._http(call, route))
 
     async def webhook_request(
         self,
@@ -191,7 +198,7 @@ class Recorder:
             )
         call = self._call(route, body, files, params)
         call.token = route.webhook_token
-        return self._answer(call, self._webhook(call, route))
+        return self._answer(call, self._refused(call) or self._webhook(call, route))
 
     def _call(self, route: Route, body: Any, files: Any, params: Any) -> Call:
         sent = []
@@ -202,6 +209,13 @@ class Recorder:
         call.params = dict(params or {})
         self.calls.append(call)
         return call
+
+    def _refused(self, call: Call) -> discord.HTTPException | None:
+        for refusal in list(self.refusals):
+            error = refusal(call)
+            if error is not None:
+                return error
+        return None
 
     def _answer(self, call: Call, outcome: Any) -> Any:
         self.changed.set()
@@ -225,7 +239,7 @@ class Recorder:
         if (method, path) == ("POST", "/channels/{channel_id}/messages"):
             channel_id = int(route.channel_id or 0)
             if channel_id in self.forbidden_channels:
-                return _error(403, 50013, "Missing Permissions")
+                return http_error(403, 50013, "Missing Permissions")
             return self._store(call, channel_id=channel_id)
         if (method, path) == ("POST", "/channels/{channel_id}/typing"):
             return None
@@ -250,29 +264,29 @@ class Recorder:
                 for command in call.json
             ]
         self.unexpected.append(call)
-        return _error(404, 0, f"the recorder does not know {method} {path}")
+        return http_error(404, 0, f"the recorder does not know {method} {path}")
 
     def _webhook(self, call: Call, route: Route) -> Any:
         token = self.tokens.get(route.webhook_token or "")
         if token is None:
             self.unexpected.append(call)
-            return _error(401, 50027, "Invalid Webhook Token")
+            return http_error(401, 50027, "Invalid Webhook Token")
         now = self.clock.now()
         if call.path.endswith("/callback"):
             if now - token.created_at > CALLBACK_DEADLINE:
-                return _error(404, 10062, "Unknown interaction")
+                return http_error(404, 10062, "Unknown interaction")
             if token.acknowledged:
-                return _error(400, 40060, "Interaction has already been acknowledged.")
+                return http_error(400, 40060, "Interaction has already been acknowledged.")
             token.acknowledged = True
             return self._callback(call, token)
         if now - token.created_at >= TOKEN_LIFETIME or route.webhook_token in self.revoked:
-            return _error(401, 50027, "Invalid Webhook Token")
+            return http_error(401, 50027, "Invalid Webhook Token")
         target = call.path.rsplit("/", 1)[1]
         if call.method == "POST":
             return self._store(call, channel_id=token.channel_id, from_app=True)
         message_id = token.original_id if target == "@original" else int(target)
         if message_id is None or message_id not in self.messages:
-            return _error(404, 10008, "Unknown Message")
+            return http_error(404, 10008, "Unknown Message")
         if call.method == "GET":
             return self.messages[message_id]
         if call.method == "DELETE":
