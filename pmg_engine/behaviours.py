@@ -82,7 +82,7 @@ def history_line_events(line: str) -> list[BehaviourEvent]:
     """
     command, _, rest = line.strip().partition(" ")
     if command in {"/sticker", "/image"} and rest.strip():
-        return [sticker_request_event(rest.strip(), kind=command[1:])]
+        return [sticker_request_event(rest.strip(), kind=Kind(command[1:]))]
     return message_events(line)
 
 

@@ -26,7 +26,7 @@ from pmg_engine.db.admin import ProfileVersion, UserReport
 from pmg_engine.db.models import Generation, UserSettings
 from pmg_engine.db.types import utcnow
 from pmg_engine.queue import jobs
-from pmg_engine.states import JobStatus, Kind
+from pmg_engine.states import PENDING_STATUSES, JobStatus, Kind
 from pmg_engine.storage import delete_user_outputs, resolve_key
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -363,7 +363,7 @@ class UserService:
         async with self.sessions() as session:
             await repo.require_user(session=session, user_id=user_id)
             open_ids = await repo.user_generation_ids(
-                session=session, user_id=user_id, statuses=jobs.PENDING_STATUSES
+                session=session, user_id=user_id, statuses=tuple(sorted(PENDING_STATUSES))
             )
         # 2. Cancel them first, so that no job writes a picture after its files are gone.
         canceller = cancel if cancel is not None else self._cancel_queued
