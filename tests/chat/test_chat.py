@@ -7,9 +7,9 @@ from tests.fakes import RecordingChatModel
 
 
 def test_looping_replies_are_cut_to_distinct_sentences() -> None:
-    """A reply that repeats itself keeps each sentence once, at most three."""
+    """A reply that repeats itself keeps each sentence once, at most two."""
     looping = "So glad you love cats! " * 6 + "Want a sticker? Here. More. Even more."
-    assert tidy_reply(looping) == "So glad you love cats! Want a sticker? Here."
+    assert tidy_reply(looping) == "So glad you love cats! Want a sticker?"
 
 
 def test_reply_sees_the_window_and_keywords() -> None:
