@@ -59,11 +59,21 @@ class ServiceConfig:
     reference_strength: float = 0.6
     # How the user's weight reaches the condition: scale the taste parts, or repeat them.
     weight_mode: WeightMode = "scale"
+    # "background": a request draws with the newest stored profile (updated inline only when
+    # the user has none) and chat turns and votes refresh it after a quiet ``delay``;
+    # "inline": every request first brings the profile up to date (a process that alone holds
+    # the implicit embedder, such as a scale-out worker, DESIGN.md section 4).
+    profile_updates: Literal["background", "inline"] = "background"
+    profile_refresh_delay_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not self.preference_grid or any(g <= 0 for g in self.preference_grid):
             raise ValueError(
                 f"preference_grid must hold positive values, got {self.preference_grid}"
+            )
+        if self.profile_refresh_delay_s < 0:
+            raise ValueError(
+                f"profile_refresh_delay_s must not be negative, got {self.profile_refresh_delay_s}"
             )
         if self.max_prompt_chars < 1:
             raise ValueError(f"max_prompt_chars must be positive, got {self.max_prompt_chars}")
