@@ -12,9 +12,11 @@ import discord
 from discord.ext import commands
 
 from bot.errors import PMGCommandTree
+from bot.gateway import guard_parsers
 from bot.limits import Limits, RequestLimiter
 from bot.safety import Blocklist, KeywordSafety, OutputSafety
 from bot.store import ChatChannels, SQLChatChannels
+from pmg_engine.errors import PMGError
 
 if TYPE_CHECKING:
     from config import Settings
@@ -78,6 +80,27 @@ class BotDeps:
         )
 
 
+class CommandSyncFailed(PMGError):
+    """Discord refused to sync the slash commands; the message says why in one sentence."""
+
+
+def sync_failure(exc: discord.HTTPException, guild_id: int | None) -> str:
+    """Return the sentence for a failed command sync, with Discord's status and reason."""
+    reason = f"{exc.status} {exc.text or type(exc).__name__}".strip()
+    where = f"server {guild_id}" if guild_id is not None else "all servers"
+    if exc.status == 403:
+        hint = (
+            f"invite the bot to {where} with the applications.commands scope"
+            if guild_id is not None
+            else "check the bot's application in the developer portal"
+        )
+    elif exc.status == 429:
+        hint = "Discord limits syncs per day; try again later without --sync meanwhile"
+    else:
+        hint = "run the bot without --sync and try again later"
+    return f"Discord refused to sync the slash commands for {where} ({reason}): {hint}"
+
+
 class PMGBot(commands.Bot):
     """The Discord adapter over the PMG service: chat, generation, preferences, admin."""
 
@@ -97,13 +120,17 @@ class PMGBot(commands.Bot):
         self.deps = deps
         self.sync_commands = sync_commands
         self._background: set[asyncio.Task[None]] = set()
+        guard_parsers(self._connection)
 
     async def setup_hook(self) -> None:
         """Load the extensions (which resume pending jobs); sync commands only when asked."""
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.sync_commands:
-            count = await self.sync_app_commands()
+            try:
+                count = await self.sync_app_commands()
+            except discord.HTTPException as exc:
+                raise CommandSyncFailed(sync_failure(exc, self.deps.settings.dev_guild_id)) from exc
             log.info("synced %d application commands", count)
 
     async def sync_app_commands(self) -> int:
