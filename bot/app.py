@@ -55,10 +55,8 @@ class BotDeps:
         queue: JobQueue,
         replier: ChatReplier,
         can_draw: bool = True,
-        channels: ChatChannels | None = None,
-        safety: OutputSafety | None = None,
     ) -> BotDeps:
-        """Build the dependencies the settings describe; tests pass their own hooks."""
+        """Build the dependencies the settings describe."""
         discord_settings = settings.discord
         blocklist = Blocklist(discord_settings.prompt_blocklist)
         limits = Limits(
@@ -71,10 +69,10 @@ class BotDeps:
             service=service,
             queue=queue,
             replier=replier,
-            channels=channels if channels is not None else SQLChatChannels(service.sessions),
+            channels=SQLChatChannels(service.sessions),
             limiter=RequestLimiter(limits),
             blocklist=blocklist,
-            safety=safety or KeywordSafety(blocklist, action=discord_settings.output_safety),
+            safety=KeywordSafety(blocklist, action=discord_settings.output_safety),
             job_timeout_s=settings.queue.job_timeout_s,
             can_draw=can_draw,
         )
