@@ -62,9 +62,11 @@ class ServiceConfig:
     # "background": a request draws with the newest stored profile (updated inline only when
     # the user has none) and chat turns and votes refresh it after a quiet ``delay``;
     # "inline": every request first brings the profile up to date (a process that alone holds
-    # the implicit embedder, such as a scale-out worker, DESIGN.md section 4).
+    # the implicit embedder, such as a scale-out worker, DESIGN.md section 4). The delay is a
+    # pause in the chat: the update then runs while the user reads and types, not while the
+    # CPU model writes a reply or draws.
     profile_updates: Literal["background", "inline"] = "background"
-    profile_refresh_delay_s: float = 5.0
+    profile_refresh_delay_s: float = 20.0
 
     def __post_init__(self) -> None:
         if not self.preference_grid or any(g <= 0 for g in self.preference_grid):
