@@ -97,7 +97,7 @@ def bot_command(sync: bool, verbose: bool) -> None:
         raise click.ClickException(str(exc)) from None
     discord.utils.setup_logging(level=logging.DEBUG if verbose else logging.INFO)
     # SQL statements are logged only with database.echo, and never with their parameters
-    # (they hold users' messages): see pmg_engine.db.engine.create_engine.
+    # (they hold users' messages): the engine's create_engine hides them.
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     try:
         asyncio.run(run(settings, sync=sync))
