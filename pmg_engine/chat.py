@@ -19,9 +19,9 @@ CHAT_SYSTEM = (
 )
 MAX_REPLY_CHARS = 600
 MAX_REPLY_SENTENCES = 2
-# Two short sentences fit in 40 tokens; the cap bounds a reply's time on the CPU model
-# (about 10 tokens/s on two cores, DESIGN.md section 6).
-MAX_REPLY_TOKENS = 40
+# Two short sentences fit in 32 tokens; the cap bounds a reply's time on the CPU model
+# (about 12 tokens/s on two cores, DESIGN.md section 6).
+MAX_REPLY_TOKENS = 32
 _SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]*")
 
 
@@ -38,6 +38,8 @@ def tidy_reply(text: str) -> str:
         kept.append(sentence)
         if len(kept) == MAX_REPLY_SENTENCES:
             break
+    if len(kept) > 1 and kept[-1][-1] not in ".!?…":
+        kept.pop()  # cut off by the token cap: end on the last whole sentence
     return " ".join(kept)[:MAX_REPLY_CHARS]
 
 

@@ -30,3 +30,9 @@ def test_failing_or_missing_model_replies_plainly() -> None:
     assert "cats" in ChatReplier(None).reply(turns=[("user", "x")], keywords=["cats"])
     broken = RecordingChatModel(responses=["x"], fail=True)
     assert ChatReplier(broken).reply(turns=[("user", "x")], keywords=[]).startswith("Noted!")
+
+
+def test_a_reply_cut_by_the_token_cap_ends_on_a_whole_sentence() -> None:
+    """A trailing fragment is dropped when a whole sentence comes before it."""
+    assert tidy_reply("Cats are great! I could draw one in pastel") == "Cats are great!"
+    assert tidy_reply("I could draw one in pastel") == "I could draw one in pastel"
