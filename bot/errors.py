@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -85,7 +86,7 @@ def where_of(interaction: discord.Interaction) -> str:
         command = None
     if command is not None:
         return f"/{command.qualified_name}"
-    data = interaction.data if isinstance(interaction.data, dict) else {}
+    data: dict[str, Any] = dict(interaction.data) if isinstance(interaction.data, dict) else {}
     if data.get("custom_id"):
         return f"component {data['custom_id']}"
     if data.get("name"):

@@ -161,7 +161,8 @@ class LocalChatModel(BaseChatModel):
             from transformers import StoppingCriteriaList
 
             start = input_ids.shape[1]
-            criteria = StoppingCriteriaList([_Sentences(tokenizer, start, int(max_sentences))])
+            stop_at: Any = _Sentences(tokenizer, start, int(max_sentences))
+            criteria = StoppingCriteriaList([stop_at])
         with self._run_lock, torch.inference_mode():
             output = model.generate(
                 input_ids,
