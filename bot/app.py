@@ -12,8 +12,10 @@ import discord
 from discord.ext import commands
 
 from bot.errors import PMGCommandTree
+from bot.gateway import guard_parsers
 from bot.limits import Limits, RequestLimiter
 from bot.safety import Blocklist, KeywordSafety, OutputSafety
+from pmg_engine.errors import PMGError
 from pmg_engine.service import ChatChannels, SQLChatChannels
 
 if TYPE_CHECKING:
@@ -53,10 +55,8 @@ class BotDeps:
         queue: JobQueue,
         replier: ChatReplier,
         can_draw: bool = True,
-        channels: ChatChannels | None = None,
-        safety: OutputSafety | None = None,
     ) -> BotDeps:
-        """Build the dependencies the settings describe; tests pass their own hooks."""
+        """Build the dependencies the settings describe."""
         discord_settings = settings.discord
         blocklist = Blocklist(discord_settings.prompt_blocklist)
         limits = Limits(
@@ -69,13 +69,34 @@ class BotDeps:
             service=service,
             queue=queue,
             replier=replier,
-            channels=channels if channels is not None else SQLChatChannels(service.sessions),
+            channels=SQLChatChannels(service.sessions),
             limiter=RequestLimiter(limits),
             blocklist=blocklist,
-            safety=safety or KeywordSafety(blocklist, action=discord_settings.output_safety),
+            safety=KeywordSafety(blocklist, action=discord_settings.output_safety),
             job_timeout_s=settings.queue.job_timeout_s,
             can_draw=can_draw,
         )
+
+
+class CommandSyncFailed(PMGError):
+    """Discord refused to sync the slash commands; the message says why in one sentence."""
+
+
+def sync_failure(exc: discord.HTTPException, guild_id: int | None) -> str:
+    """Return the sentence for a failed command sync, with Discord's status and reason."""
+    reason = f"{exc.status} {exc.text or type(exc).__name__}".strip()
+    where = f"server {guild_id}" if guild_id is not None else "all servers"
+    if exc.status == 403:
+        hint = (
+            f"invite the bot to {where} with the applications.commands scope"
+            if guild_id is not None
+            else "check the bot's application in the developer portal"
+        )
+    elif exc.status == 429:
+        hint = "Discord limits syncs per day; try again later without --sync meanwhile"
+    else:
+        hint = "run the bot without --sync and try again later"
+    return f"Discord refused to sync the slash commands for {where} ({reason}): {hint}"
 
 
 class PMGBot(commands.Bot):
@@ -97,13 +118,17 @@ class PMGBot(commands.Bot):
         self.deps = deps
         self.sync_commands = sync_commands
         self._background: set[asyncio.Task[None]] = set()
+        guard_parsers(self._connection)
 
     async def setup_hook(self) -> None:
         """Load the extensions (which resume pending jobs); sync commands only when asked."""
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.sync_commands:
-            count = await self.sync_app_commands()
+            try:
+                count = await self.sync_app_commands()
+            except discord.HTTPException as exc:
+                raise CommandSyncFailed(sync_failure(exc, self.deps.settings.dev_guild_id)) from exc
             log.info("synced %d application commands", count)
 
     async def sync_app_commands(self) -> int:

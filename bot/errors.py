@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -67,7 +68,30 @@ async def tell(interaction: discord.Interaction, text: str) -> None:
         else:
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException:
-        log.warning("could not tell user %s: %s", interaction.user.id, text, exc_info=True)
+        log.warning("could not tell user %s: %s", user_id_of(interaction), text, exc_info=True)
+
+
+def user_id_of(interaction: discord.Interaction) -> int | None:
+    """Return the invoking user's id, or ``None`` when the payload carried no user."""
+    # discord.py leaves ``user`` as its MISSING sentinel when neither member nor user came.
+    user_id = getattr(getattr(interaction, "user", None), "id", None)
+    return user_id if isinstance(user_id, int) else None
+
+
+def where_of(interaction: discord.Interaction) -> str:
+    """Name what the interaction ran: ``/command``, ``component custom_id`` or its type."""
+    try:
+        command = interaction.command
+    except Exception:  # noqa: BLE001  # a payload the tree cannot resolve still gets logged
+        command = None
+    if command is not None:
+        return f"/{command.qualified_name}"
+    data: dict[str, Any] = dict(interaction.data) if isinstance(interaction.data, dict) else {}
+    if data.get("custom_id"):
+        return f"component {data['custom_id']}"
+    if data.get("name"):
+        return f"/{data['name']}"
+    return f"interaction of type {getattr(interaction.type, 'name', interaction.type)}"
 
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
@@ -75,16 +99,11 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
     text = user_message(error)
     if text is None:
         original = getattr(error, "original", error)
-        if interaction.command is not None:
-            where = f"/{interaction.command.qualified_name}"
-        else:
-            custom_id = interaction.data.get("custom_id") if interaction.data else None
-            where = f"component {custom_id}"
         log.error(
             "unexpected error in %s for user %s in guild %s",
-            where,
-            interaction.user.id,
-            interaction.guild_id,
+            where_of(interaction),
+            user_id_of(interaction),
+            getattr(interaction, "guild_id", None),
             exc_info=(type(original), original, original.__traceback__),
         )
         text = GENERIC

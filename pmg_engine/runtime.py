@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ from pmg_engine.service import EngineModels, ServiceConfig
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from config import Settings
     from pmg_engine.generators.text_encoders import TextEncoder
@@ -162,3 +165,20 @@ def service_config(settings: Settings) -> ServiceConfig:
         reference_strength=settings.generator.reference_strength,
         weight_mode=settings.generator.weight_mode,
     )
+
+
+@asynccontextmanager
+async def open_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Open the configured database until exit; the embedded SQLite default migrates itself."""
+    from pmg_engine.db import migrate
+    from pmg_engine.db.engine import create_engine, session_factory
+
+    if settings.database.url is None:
+        await migrate.upgrade(settings.database_url)
+    engine = create_engine(
+        settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()

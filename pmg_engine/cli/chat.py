@@ -75,7 +75,13 @@ async def engine_service(
         service = PMGService(
             sessions=db.sessions, models=loaded.models, config=service_config(settings)
         )
-        yield service, db, loaded.notes, ChatReplier(loaded.llm)
+        # Chat turns and votes refresh the profile in the background; the pending ones are
+        # flushed when the chat ends.
+        await service.refresher.start()
+        try:
+            yield service, db, loaded.notes, ChatReplier(loaded.llm)
+        finally:
+            await service.refresher.close()
 
 
 def _progress(event: Progress) -> None:

@@ -181,40 +181,16 @@ class DiffusersGenerator:
         ``num_inference_steps`` for img2img: SDEdit skips the first ``1 - strength`` of them).
         """
         # 1. Validate.
-        width, height = self._check_size(width, height)
-        seeds = self._check_seeds(seeds)
-        if conditioning.batch_size not in (1, len(seeds)):
-            raise ValueError(
-                f"conditioning has {conditioning.batch_size} rows but {len(seeds)} seeds were given"
-            )
-        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int):
-            raise ValueError(f"num_inference_steps must be an int, got {num_inference_steps!r}")
-        if num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
-        if not (guidance_scale >= 0 and guidance_scale < float("inf")):
-            raise ValueError(f"guidance_scale must be finite and >= 0, got {guidance_scale!r}")
-        if conditioning.prompt_embeds.shape[-1] != self._text_encoder.hidden_size:
-            raise ValueError(
-                f"conditioning has width {conditioning.prompt_embeds.shape[-1]}, the generator's "
-                f"text encoder {self._text_encoder.hidden_size}"
-            )
-        if (conditioning.pooled_prompt_embeds is None) == (self._family == "sdxl"):
-            raise ValueError(
-                "SDXL needs pooled embeddings and other models take none: build the "
-                "conditioning with this generator's text_encoder"
-            )
-        if init_images is not None:
-            if len(init_images) not in (1, len(seeds)):
-                raise ValueError(
-                    f"init_images has {len(init_images)} images for {len(seeds)} seeds"
-                )
-            if not 0 < strength <= 1:
-                raise ValueError(f"strength must be in (0, 1], got {strength!r}")
-            if int(num_inference_steps * strength) < 1:
-                raise ValueError(
-                    f"strength {strength} x num_inference_steps {num_inference_steps} leaves "
-                    "no denoising step; raise either"
-                )
+        width, height, seeds = self.check_inputs(
+            conditioning,
+            seeds=seeds,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            width=width,
+            height=height,
+            init_images=init_images,
+            strength=strength,
+        )
 
         # 2. Condition rows and seeds: one CPU generator per seed, so the same seed gives the
         # same starting noise on every device and in every batch.
@@ -253,6 +229,67 @@ class DiffusersGenerator:
                 kwargs["image"] = self._encode_rgba(kwargs["image"], generators)
             output = pipe(**kwargs)
         return list(output.images)
+
+    def check_inputs(
+        self,
+        conditioning: Conditioning,
+        *,
+        seeds: Sequence[int],
+        num_inference_steps: int,
+        guidance_scale: float,
+        width: int | None = None,
+        height: int | None = None,
+        init_images: Sequence[Image.Image] | None = None,
+        strength: float = 0.6,
+    ) -> tuple[int, int, list[int]]:
+        """Return ``(width, height, seeds)`` or raise ``ValueError`` naming the bad argument."""
+        width, height = self._check_size(width, height)
+        seeds = self._check_seeds(seeds)
+        if conditioning.batch_size not in (1, len(seeds)):
+            raise ValueError(
+                f"conditioning has {conditioning.batch_size} rows but {len(seeds)} seeds were given"
+            )
+        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int):
+            raise ValueError(f"num_inference_steps must be an int, got {num_inference_steps!r}")
+        if num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        if not (guidance_scale >= 0 and guidance_scale < float("inf")):
+            raise ValueError(f"guidance_scale must be finite and >= 0, got {guidance_scale!r}")
+        for name in ("prompt_embeds", "negative_prompt_embeds"):
+            embeds = getattr(conditioning, name)
+            if not embeds.is_floating_point():
+                raise ValueError(f"{name} must be floating point, got dtype {embeds.dtype}")
+            if embeds.shape[1] < 1:
+                raise ValueError(f"{name} must hold at least one token, got {tuple(embeds.shape)}")
+            if not bool(torch.isfinite(embeds).all()):
+                bad = int((~torch.isfinite(embeds)).sum())
+                raise ValueError(
+                    f"{name} must be finite, got {bad} NaN or infinite values in shape "
+                    f"{tuple(embeds.shape)}"
+                )
+        if conditioning.prompt_embeds.shape[-1] != self._text_encoder.hidden_size:
+            raise ValueError(
+                f"conditioning has width {conditioning.prompt_embeds.shape[-1]}, the generator's "
+                f"text encoder {self._text_encoder.hidden_size}"
+            )
+        if (conditioning.pooled_prompt_embeds is None) == (self._family == "sdxl"):
+            raise ValueError(
+                "SDXL needs pooled embeddings and other models take none: build the "
+                "conditioning with this generator's text_encoder"
+            )
+        if init_images is not None:
+            if len(init_images) not in (1, len(seeds)):
+                raise ValueError(
+                    f"init_images has {len(init_images)} images for {len(seeds)} seeds"
+                )
+            if not 0 < strength <= 1:
+                raise ValueError(f"strength must be in (0, 1], got {strength!r}")
+            if int(num_inference_steps * strength) < 1:
+                raise ValueError(
+                    f"strength {strength} x num_inference_steps {num_inference_steps} leaves "
+                    "no denoising step; raise either"
+                )
+        return width, height, seeds
 
     def _encode_rgba(
         self, images: Sequence[Image.Image], generators: Sequence[torch.Generator]

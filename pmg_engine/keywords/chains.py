@@ -29,6 +29,7 @@ from pmg_engine.keywords.mood import NEUTRAL_MOOD, mood_of
 from pmg_engine.keywords.parse import parse_keywords, parse_target_fields
 from pmg_engine.keywords.privacy import scrub
 from pmg_engine.keywords.text import clean_keyword, dedupe, is_meaningful, stem, words
+from pmg_engine.llm import bounded
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ RERANK_TOP = 12
 RERANK_LINES = 12
 RERANK_LINE_CHARS = 160
 _SAID_RE = re.compile(r'^[^"\n]{1,40}? said: "(?P<text>.*)"$', re.S)
+
+# Target keywords are on a sticker request's path: their answer (a short list, or one line of
+# three fields) fits in 32 tokens, and a small model that rambles past that adds seconds.
+TARGET_MAX_TOKENS = 32
 
 OptionScorer = Callable[[list[BaseMessage], list[str]], list[float]]
 
@@ -117,13 +122,13 @@ def preference_chain(llm: BaseChatModel) -> Runnable[dict[str, object], str]:
 def request_chain(llm: BaseChatModel) -> Runnable[dict[str, object], str]:
     """Return the chain ``{request, num_keywords} -> raw answer`` for target keywords."""
     prompt = _few_shot(REQUEST_SYSTEM, REQUEST_EXAMPLES, "<request>{request}</request>")
-    return prompt | llm | StrOutputParser()
+    return prompt | bounded(llm, max_tokens=TARGET_MAX_TOKENS) | StrOutputParser()
 
 
 def emotion_chain(llm: BaseChatModel) -> Runnable[dict[str, object], str]:
     """Return the chain ``{chat} -> "Emotion: ..; Expression: ..; Posture: ..;"``."""
     prompt = _few_shot(EMOTION_SYSTEM, EMOTION_EXAMPLES, "<chat>\n{chat}\n</chat>")
-    return prompt | llm | StrOutputParser()
+    return prompt | bounded(llm, max_tokens=TARGET_MAX_TOKENS) | StrOutputParser()
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,19 @@ from pmg_engine.llm.local import LocalChatModel, LocalModelMissing, prepare_smol
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.language_models.base import LanguageModelInput
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import Runnable
 
     from config import LLMSettings
 
-__all__ = ["LocalChatModel", "LocalModelMissing", "build_chat_model", "prepare_smollm2"]
+__all__ = [
+    "LocalChatModel",
+    "LocalModelMissing",
+    "bounded",
+    "build_chat_model",
+    "prepare_smollm2",
+]
 
 
 def build_chat_model(settings: LLMSettings, *, models_dir: Path) -> BaseChatModel:
@@ -35,3 +44,17 @@ def build_chat_model(settings: LLMSettings, *, models_dir: Path) -> BaseChatMode
     return LocalChatModel(
         model_path=str(path), model_name=settings.model, max_new_tokens=settings.max_new_tokens
     )
+
+
+def bounded(
+    llm: BaseChatModel, *, max_tokens: int, max_sentences: int | None = None
+) -> Runnable[LanguageModelInput, BaseMessage]:
+    """Return ``llm`` bound to answer in at most ``max_tokens`` tokens (and sentences, locally)."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    if isinstance(llm, LocalChatModel):
+        return llm.bind(max_new_tokens=max_tokens, max_sentences=max_sentences)
+    if type(llm).__name__ == "ChatOpenAI":
+        return llm.bind(max_completion_tokens=max_tokens)
+    # Other models (test fakes, custom ones) take no length argument; the caller tidies.
+    return llm

@@ -9,6 +9,7 @@ llama-cpp-python), de-quantized once into a plain safetensors folder, and loaded
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -115,6 +116,9 @@ class LocalChatModel(BaseChatModel):
     device: str = "cpu"
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    # One thread runs the model at a time: the bot's chat thread and the model thread share
+    # one instance, and interleaved generate calls on it only slow each other down.
+    _run_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
 
@@ -151,7 +155,15 @@ class LocalChatModel(BaseChatModel):
             chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
         input_ids = encoded["input_ids"].to(self.device)
-        with torch.inference_mode():
+        criteria = None
+        max_sentences = kwargs.get("max_sentences")
+        if max_sentences is not None:
+            from transformers import StoppingCriteriaList
+
+            start = input_ids.shape[1]
+            stop_at: Any = _Sentences(tokenizer, start, int(max_sentences))
+            criteria = StoppingCriteriaList([stop_at])
+        with self._run_lock, torch.inference_mode():
             output = model.generate(
                 input_ids,
                 attention_mask=encoded["attention_mask"].to(self.device),
@@ -159,6 +171,7 @@ class LocalChatModel(BaseChatModel):
                 do_sample=False,
                 repetition_penalty=self.repetition_penalty,
                 pad_token_id=tokenizer.eos_token_id,
+                stopping_criteria=criteria,
             )
         text = tokenizer.decode(output[0, input_ids.shape[1] :], skip_special_tokens=True)
         for token in stop or ():
@@ -181,7 +194,7 @@ class LocalChatModel(BaseChatModel):
         )
         prompt = encoded["input_ids"].to(self.device)
         scores: list[float] = []
-        with torch.inference_mode():
+        with self._run_lock, torch.inference_mode():
             out = model(prompt, use_cache=True)
             cache = out.past_key_values
             for option in options:
@@ -197,6 +210,26 @@ class LocalChatModel(BaseChatModel):
                 picked = logprobs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
                 scores.append(float(picked.mean()))
         return scores
+
+
+class _Sentences:
+    """Stop generating once the answer holds ``limit`` complete sentences."""
+
+    def __init__(self, tokenizer: Any, start: int, limit: int) -> None:
+        self.tokenizer = tokenizer
+        self.start = start
+        self.limit = limit
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        text = self.tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True)
+        done = len(_SENTENCE_END.findall(text + " ")) >= self.limit
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+
+# A sentence ends at . ! ? or … followed by a space or a line break (not "3.5" or "e.g.x").
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
 
 
 def _role(message: BaseMessage) -> str:

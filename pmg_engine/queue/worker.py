@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -152,10 +153,13 @@ class WorkerRuntime:
                 f"the database is at revision {current or 'none'}, the code needs {head}: "
                 "run `pmg db upgrade`"
             )
+        # A worker is the one process of a scale-out deployment that holds the implicit
+        # embedder (bots load no generator), so it brings each profile up to date inline.
+        config = self._config or dataclasses.replace(
+            service_config(settings), profile_updates="inline"
+        )
         service = PMGService(
-            sessions=session_factory(self._engine),
-            models=loaded.models,
-            config=self._config or service_config(settings),
+            sessions=session_factory(self._engine), models=loaded.models, config=config
         )
         self._runner = JobRunner(
             service=service,

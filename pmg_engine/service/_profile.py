@@ -29,6 +29,7 @@ class StoredProfile:
     keywords: list[str]
     implicit: torch.Tensor | None
     implicit_model: str | None
+    profile_id: int | None = None
 
 
 class ProfileUpdater:
@@ -57,7 +58,9 @@ class ProfileUpdater:
         if profile.embedding is not None and profile.embedding_dim:
             array = repo.embedding_from_bytes(profile.embedding, profile.embedding_dim)
             implicit = torch.from_numpy(array.copy())
-        return StoredProfile(list(profile.keywords), implicit, profile.embedding_model)
+        return StoredProfile(
+            list(profile.keywords), implicit, profile.embedding_model, profile_id=profile.id
+        )
 
     async def style(self, *, user_id: int) -> StyleGuess | None:
         """Return the look the user's stored implicit tokens point to, when that can be told."""

@@ -19,6 +19,7 @@ from pmg_engine.errors import InvalidInputError, NotFoundError, PMGError
 from pmg_engine.keywords.text import clean_keyword
 from pmg_engine.queue import jobs
 from pmg_engine.service._profile import ProfileUpdater
+from pmg_engine.service._refresh import ProfileRefresher
 from pmg_engine.service._render import Job, Renderer
 from pmg_engine.service._types import (
     ChatTurn,
@@ -85,6 +86,11 @@ class PMGService:
             learning_opt_in_default=config.learning_opt_in_default,
         )
         self.profiles = ProfileUpdater(sessions=sessions, models=models, config=config)
+        # Started and closed by the composition root (the bot, `pmg chat`); until then a
+        # schedule is a no-op and the behaviours wait, stored, for the next update.
+        self.refresher = ProfileRefresher(
+            self._refresh_profile, delay_s=config.profile_refresh_delay_s
+        )
         self.renderer = Renderer(models=models, config=config)
 
     # -- behaviour ------------------------------------------------------------------------------
@@ -144,6 +150,11 @@ class PMGService:
                 await _store_event(
                     session, user_id=user_id, event=event, generation_id=generation_id
                 )
+                learned = True
+            else:
+                learned = False
+        if learned:
+            self.refresher.schedule(user_id)
 
     async def current_keywords(self, *, user_id: int) -> list[str]:
         """Return the user's keywords as a reply sees them: pins first, learned minus banned."""
@@ -209,6 +220,8 @@ class PMGService:
             channel_id=channel_id,
             guild_id=guild_id,
         )
+        if learned:
+            self.refresher.schedule(user_id)
         return ChatTurn(
             reply=reply, learned=learned, cut_to=MAX_MESSAGE_CHARS if clipped.cut else None
         )
@@ -216,6 +229,11 @@ class PMGService:
     async def update_profile(self, *, user_id: int) -> ProfileUpdate:
         """Bring the user's profile up to date; a no-op (no LLM call) without new behaviour."""
         return await self.profiles.update(user_id=user_id)
+
+    async def _refresh_profile(self, user_id: int) -> None:
+        update = await self.profiles.update(user_id=user_id)
+        if update.updated:
+            log.debug("profile of user %s refreshed to v%s", user_id, update.version)
 
     # -- generation ----------------------------------------------------------------------------
 
@@ -344,16 +362,19 @@ class PMGService:
             )
         timings: dict[str, float] = {}
         try:
-            # 2. Profile (incremental) and keywords.
+            # 2. The newest stored profile (updated here only when the user has none, or when
+            #    this process updates inline), then keywords.
             started = time.perf_counter()
-            update = await self.profiles.update(user_id=user_id)
-            timings["profile"] = time.perf_counter() - started
             profile = await self.profiles.latest(user_id=user_id)
+            if profile is None or self.config.profile_updates == "inline":
+                await self.profiles.update(user_id=user_id)
+                profile = await self.profiles.latest(user_id=user_id)
+            timings["profile"] = time.perf_counter() - started
             # 3. Candidates, selection and files.
             rendered = await asyncio.to_thread(
                 self.renderer.render,
                 job=job,
-                profile_keywords=update.keywords,
+                profile_keywords=profile.keywords if profile is not None else [],
                 implicit=profile.implicit if profile is not None else None,
                 pinned=[r.keyword for r in rules if r.rule == "pin"],
                 banned=[r.keyword for r in rules if r.rule == "ban"],
@@ -374,7 +395,7 @@ class PMGService:
             candidates=rendered.candidates,
             selected_index=rendered.selected_index,
             model_id=rendered.model_id,
-            profile_id=update.profile_id,
+            profile_id=profile.profile_id if profile is not None else None,
             timings=timings,
         )
 

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pmg_engine.states import Kind
 from pmg_engine.text import clean_text
@@ -59,11 +59,23 @@ class ServiceConfig:
     reference_strength: float = 0.6
     # How the user's weight reaches the condition: scale the taste parts, or repeat them.
     weight_mode: WeightMode = "scale"
+    # "background": a request draws with the newest stored profile (updated inline only when
+    # the user has none) and chat turns and votes refresh it after a quiet ``delay``;
+    # "inline": every request first brings the profile up to date (a process that alone holds
+    # the implicit embedder, such as a scale-out worker, DESIGN.md section 4). The delay is a
+    # pause in the chat: the update then runs while the user reads and types, not while the
+    # CPU model writes a reply or draws.
+    profile_updates: Literal["background", "inline"] = "background"
+    profile_refresh_delay_s: float = 20.0
 
     def __post_init__(self) -> None:
         if not self.preference_grid or any(g <= 0 for g in self.preference_grid):
             raise ValueError(
                 f"preference_grid must hold positive values, got {self.preference_grid}"
+            )
+        if self.profile_refresh_delay_s < 0:
+            raise ValueError(
+                f"profile_refresh_delay_s must not be negative, got {self.profile_refresh_delay_s}"
             )
         if self.max_prompt_chars < 1:
             raise ValueError(f"max_prompt_chars must be positive, got {self.max_prompt_chars}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import discord.http
 import pytest
@@ -65,3 +66,34 @@ def test_bot_without_network_is_one_sentence(
     (error,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert error.startswith("Error: cannot reach Discord (")
     assert error.endswith("check this machine's network and try again")
+
+
+def test_a_refused_sync_is_one_sentence(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`pmg bot --sync` that Discord refuses (403) exits 1 with one sentence, no traceback."""
+    from tests.bot.harness.recorder import _error
+
+    async def no_gateway(self: PMGBot, *, reconnect: bool = True) -> None:
+        return None
+
+    answer = recorder._http
+
+    def refuse_sync(call: Any, route: Any) -> Any:
+        if call.method == "PUT":
+            return _error(403, 50001, "Missing Access")
+        return answer(call, route)
+
+    monkeypatch.setattr(PMGBot, "connect", no_gateway)
+    monkeypatch.setattr(recorder, "_http", refuse_sync)
+    monkeypatch.setenv("PMG_DISCORD__TOKEN", "test-token")
+    monkeypatch.setenv("PMG_DISCORD__DEV_GUILD_ID", str(p.GUILD_ID))
+    result = CliRunner().invoke(bot_command, ["--sync"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert error == (
+        f"Error: Discord refused to sync the slash commands for server {p.GUILD_ID} "
+        f"(403 Missing Access): invite the bot to server {p.GUILD_ID} with the "
+        "applications.commands scope"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,68 @@ async def test_refusal_after_a_deferred_ephemeral_answer_is_a_followup(
     (followup,) = shown.followups()
     assert followup.json["content"] == "The profile cannot be updated now."
     assert followup.json["flags"] == p.EPHEMERAL
+
+
+def _partial(harness: Harness, *, kind: int, data: dict[str, object], dm: bool) -> dict[str, Any]:
+    """An interaction payload without its member / user (and, with ``dm``, without a guild)."""
+    channel = p.dm_channel(p.CHANNEL_ID + 1, ALICE.payload) if dm else p.text_channel(p.CHANNEL_ID)
+    payload = p.interaction(
+        interaction_id=harness.snowflakes.at(harness.clock.now()),
+        kind=kind,
+        data=data,
+        invoker=ALICE.payload,
+        channel=channel,
+        guild_id=None if dm else p.GUILD_ID,
+    )
+    payload.pop("member", None)
+    payload.pop("user", None)
+    return payload
+
+
+async def test_a_command_without_a_user_still_gets_one_sentence(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/prefs show from a payload with no member: the generic sentence, a log line, no crash."""
+    payload = _partial(
+        harness,
+        kind=2,
+        data={
+            "id": str(harness.snowflakes.at(harness.clock.now())),
+            "name": "prefs",
+            "type": 1,
+            "options": [{"name": "show", "type": 1, "options": []}],
+        },
+        dm=False,
+    )
+    with caplog.at_level(logging.ERROR, logger="bot.errors"):
+        shown = await harness._interact(payload, wait=True)
+    assert GENERIC in sent_text(harness)
+    (record,) = [r for r in caplog.records if r.name == "bot.errors"]
+    assert record.getMessage() == (
+        f"unexpected error in /prefs show for user None in guild {p.GUILD_ID}"
+    )
+    assert shown.callback().json["type"] in {4, 5}
+
+
+async def test_report_error_on_an_interaction_with_no_user_guild_or_command(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A component payload with no user, no guild and no command is answered and logged."""
+    import discord
+
+    from bot.errors import report_error
+
+    payload = _partial(
+        harness, kind=3, data={"custom_id": "pmg:gone:1", "component_type": 2}, dm=True
+    )
+    harness.recorder.register(payload)
+    interaction = discord.Interaction(data=payload, state=harness.client._connection)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="bot.errors"):
+        await report_error(interaction, RuntimeError("secret internals"))
+    (record,) = [r for r in caplog.records if r.name == "bot.errors"]
+    assert record.getMessage() == (
+        "unexpected error in component pmg:gone:1 for user None in guild None"
+    )
+    answer = harness.recorder.callback(payload["token"]).json
+    assert answer["data"]["content"] == GENERIC
+    assert "secret internals" not in sent_text(harness)

@@ -7,9 +7,9 @@ from tests.fakes import RecordingChatModel
 
 
 def test_looping_replies_are_cut_to_distinct_sentences() -> None:
-    """A reply that repeats itself keeps each sentence once, at most three."""
+    """A reply that repeats itself keeps each sentence once, at most two."""
     looping = "So glad you love cats! " * 6 + "Want a sticker? Here. More. Even more."
-    assert tidy_reply(looping) == "So glad you love cats! Want a sticker? Here."
+    assert tidy_reply(looping) == "So glad you love cats! Want a sticker?"
 
 
 def test_reply_sees_the_window_and_keywords() -> None:
@@ -30,3 +30,9 @@ def test_failing_or_missing_model_replies_plainly() -> None:
     assert "cats" in ChatReplier(None).reply(turns=[("user", "x")], keywords=["cats"])
     broken = RecordingChatModel(responses=["x"], fail=True)
     assert ChatReplier(broken).reply(turns=[("user", "x")], keywords=[]).startswith("Noted!")
+
+
+def test_a_reply_cut_by_the_token_cap_ends_on_a_whole_sentence() -> None:
+    """A trailing fragment is dropped when a whole sentence comes before it."""
+    assert tidy_reply("Cats are great! I could draw one in pastel") == "Cats are great!"
+    assert tidy_reply("I could draw one in pastel") == "I could draw one in pastel"

@@ -303,3 +303,36 @@ def test_unpersonalized_matches_a_plain_diffusers_call(
             guidance_scale=5,
         ).images
     assert np.abs(_pixels(ours[0]) - _pixels(plain[0])).max() <= 1
+
+
+def test_check_inputs_names_the_bad_argument_before_running(
+    sd_generator: DiffusersGenerator,
+) -> None:
+    """NaN or integer embeddings and an infinite guidance scale are refused, naming each."""
+    import dataclasses
+
+    cond = _grid(sd_generator, n=2)
+    assert sd_generator.check_inputs(cond, seeds=[1, 2], num_inference_steps=2, guidance_scale=1)[
+        2
+    ] == [1, 2]
+    nan = cond.prompt_embeds.clone()
+    nan[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"prompt_embeds must be finite, got 1 NaN"):
+        sd_generator.generate(
+            dataclasses.replace(cond, prompt_embeds=nan),
+            seeds=[1, 2],
+            num_inference_steps=1,
+            guidance_scale=1,
+        )
+    as_int = cond.negative_prompt_embeds.to(torch.int64)
+    with pytest.raises(ValueError, match=r"negative_prompt_embeds must be floating point.*int64"):
+        sd_generator.check_inputs(
+            dataclasses.replace(cond, negative_prompt_embeds=as_int),
+            seeds=[1, 2],
+            num_inference_steps=1,
+            guidance_scale=1,
+        )
+    with pytest.raises(ValueError, match=r"guidance_scale must be finite and >= 0, got inf"):
+        sd_generator.check_inputs(
+            cond, seeds=[1, 2], num_inference_steps=1, guidance_scale=float("inf")
+        )

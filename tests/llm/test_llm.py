@@ -101,3 +101,47 @@ def test_local_model_reorders_only_candidates(tiny_model_dir: Path) -> None:
     without = PreferenceKeywordExtractor(None, num_keywords=4).extract(lines=lines)
     assert sorted(with_model.keywords) == sorted(without.keywords)
     assert with_model.raw_output == ""
+
+
+def test_one_thread_runs_the_local_model_at_a_time(tiny_model_dir: Path) -> None:
+    """A second thread's call waits until the first thread's generate has returned."""
+    import threading
+
+    model = LocalChatModel(model_path=str(tiny_model_dir), max_new_tokens=2)
+    loaded, _ = model._load()
+    real_generate = loaded.generate
+    first_inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def generate(*args: object, **kwargs: object) -> object:
+        name = threading.current_thread().name
+        order.append(f"{name} in")
+        if name == "first":
+            first_inside.set()
+            # Give the second thread a full second to (wrongly) get in; it must not.
+            release.wait(timeout=1.0)
+        out = real_generate(*args, **kwargs)
+        order.append(f"{name} out")
+        return out
+
+    loaded.generate = generate
+    first = threading.Thread(target=model.invoke, args=("cats",), name="first")
+    second = threading.Thread(target=model.invoke, args=("cats",), name="second")
+    first.start()
+    assert first_inside.wait(timeout=30)
+    second.start()
+    first.join(timeout=60)
+    release.set()
+    second.join(timeout=60)
+    assert order == ["first in", "first out", "second in", "second out"]
+
+
+def test_bounded_local_model_caps_the_answer(tiny_model_dir: Path) -> None:
+    """A bound of 2 tokens gives at most two words, whatever the model's own default."""
+    from pmg_engine.llm import bounded
+
+    model = LocalChatModel(model_path=str(tiny_model_dir), max_new_tokens=12)
+    answer = str(bounded(model, max_tokens=2).invoke("cats pastel").content)
+    assert len(answer.split()) <= 2
+    with pytest.raises(ValueError, match="max_tokens"):
+        bounded(model, max_tokens=0)
