@@ -82,7 +82,8 @@ def sobel_magnitude(gray: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def luminance(rgb: NDArray[np.float64]) -> NDArray[np.float64]:
     """Return Rec. 709 luma of ``[..., 3]`` RGB."""
-    return rgb @ np.array([0.2126, 0.7152, 0.0722])
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    return np.asarray(rgb @ weights, dtype=np.float64)
 
 
 @dataclass

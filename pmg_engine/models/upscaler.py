@@ -72,7 +72,8 @@ class UpscalerNet(nn.Module):
         self.shuffle = nn.PixelShuffle(config.scale)
         # A zero tail makes the untrained net exactly bicubic: training starts at the baseline.
         nn.init.zeros_(self.tail.weight)
-        nn.init.zeros_(self.tail.bias)
+        if self.tail.bias is not None:
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, premultiplied: torch.Tensor) -> torch.Tensor:
         """Return the enlarged picture, clamped to valid premultiplied RGBA."""
