@@ -135,6 +135,10 @@ class GeneratorSettings(_Section):
     # Implicit preference tokens (DESIGN.md §1 step 3): the trained soft-prompt module
     # ("builtin", or a folder written by `pmg train implicit`), or "pooled" encoder states.
     implicit: str = "builtin"
+    # How small outputs (at most 128 px, our own generator's 64 px) are enlarged for stickers and
+    # full images: the learned upscaler ("builtin", or a folder written by `pmg train upscaler`),
+    # or "none" for plain resampling. Bigger outputs (Stable Diffusion) are never upscaled.
+    upscaler: str = "builtin"
     # How the personalization weight reaches the condition: "scale" the taste parts by it, or
     # "repeat" them (PAPER.md §6 item 6).
     weight_mode: Literal["scale", "repeat"] = "scale"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from config import Settings
     from pmg_engine.generators.text_encoders import TextEncoder
     from pmg_engine.implicit import ImplicitEmbedder
+    from pmg_engine.models.upscaler import Upscaler
     from pmg_engine.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,9 @@ BUILTIN_GENERATOR = ASSETS / "generator"
 BUILTIN_SCORER = ASSETS / "scorer"
 BUILTIN_REFERENCE = ASSETS / "reference-index"
 BUILTIN_IMPLICIT = ASSETS / "implicit"
+BUILTIN_UPSCALER = ASSETS / "upscaler"
 BUILTIN = "builtin"
+NO_UPSCALER = "none"
 
 
 @dataclass
@@ -101,6 +104,7 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
         models.embedder = _load_embedder(settings, models.generator.text_encoder, notes)
     except PMGError as exc:
         notes.append(str(exc))
+    models.upscaler = _load_upscaler(cfg.upscaler, notes)
     if cfg.reference_guided:
         from pmg_engine.reference import ReferenceIndex, ReferenceIndexError
 
@@ -141,6 +145,21 @@ def _load_embedder(settings: Settings, encoder: TextEncoder, notes: list[str]) -
         )
         return pooled
     return embedder
+
+
+def _load_upscaler(choice: str, notes: list[str]) -> Upscaler | None:
+    """Return the learned sticker upscaler, or ``None`` (resampling) with a note when missing."""
+    if choice == NO_UPSCALER:
+        return None
+    from pmg_engine.models.upscaler import load_upscaler
+
+    folder = BUILTIN_UPSCALER if choice == BUILTIN else Path(choice)
+    try:
+        return load_upscaler(folder)
+    except (OSError, ValueError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        notes.append(f"small pictures are enlarged by resampling: {first_line}")
+        return None
 
 
 def _load_scorer(settings: Settings) -> Scorer:

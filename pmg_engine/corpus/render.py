@@ -65,7 +65,7 @@ def drop_degenerate_gradients(svg: str) -> str:
     return svg
 
 
-def _render_svg(artwork: Artwork) -> Image.Image:
+def _render_svg(artwork: Artwork, px: int) -> Image.Image:
     import cairosvg  # cairo is loaded only in processes that render
 
     if artwork.svg_text is not None:
@@ -75,7 +75,7 @@ def _render_svg(artwork: Artwork) -> Image.Image:
     else:
         raise ValueError(f"artwork {artwork!r} has no SVG")
     source = drop_degenerate_gradients(text).encode("utf-8")
-    png = cairosvg.svg2png(bytestring=source, output_width=MASTER_PX, output_height=MASTER_PX)
+    png = cairosvg.svg2png(bytestring=source, output_width=px, output_height=px)
     return Image.open(io.BytesIO(png)).convert("RGBA")
 
 
@@ -98,11 +98,14 @@ def _render_glyph(artwork: Artwork) -> Image.Image | None:
     return image
 
 
-def render_master(artwork: Artwork) -> Image.Image | None:
-    """Return the artwork as a large RGBA image, or ``None`` when the set cannot draw it."""
+def render_master(artwork: Artwork, *, px: int = MASTER_PX) -> Image.Image | None:
+    """Return the artwork as a large RGBA image, or ``None`` when the set cannot draw it.
+
+    SVG artwork is drawn in a ``px`` square; a font glyph comes at the font's one strike size.
+    """
     if artwork.font_path is not None:
         return _render_glyph(artwork)
-    return _render_svg(artwork)
+    return _render_svg(artwork, px)
 
 
 def clear_transparent(pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:

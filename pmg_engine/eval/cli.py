@@ -16,6 +16,7 @@ import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
 from pmg_engine.eval.personalization_cli import personalization_command
+from pmg_engine.eval.upscaler_cli import upscaler_command
 
 if TYPE_CHECKING:
     from pmg_engine.corpus.manifest import CorpusItem
@@ -39,6 +40,7 @@ def eval_group() -> None:
 
 
 eval_group.add_command(personalization_command)
+eval_group.add_command(upscaler_command)
 
 
 @eval_group.command("models")

@@ -29,12 +29,16 @@ from pmg_engine.stickers import make_full_image, make_sticker
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
 
     from pmg_engine.db.models import Generation
     from pmg_engine.reference import ReferenceItem
 
 log = logging.getLogger(__name__)
 CONVERSATION_PREFIX = "a cute emoji sticker"
+# Outputs up to this side (our own 64 px generator) go through the learned upscaler; Stable
+# Diffusion's 512 px and up are already large enough and are left as they are.
+UPSCALE_MAX_SIDE = 128
 
 
 class NoGeneratorError(PMGError):
@@ -89,6 +93,13 @@ class Renderer:
             return None
         style = preferred_style(preference, index.styles)
         return index.nearest(target_text, style=style, k=1)[0]
+
+    def _enlarge(self, image: Image.Image) -> Image.Image:
+        """Return a small output drawn larger by the upscaler, or ``image`` when there is none."""
+        upscaler = self.models.upscaler
+        if upscaler is None or max(image.size) > UPSCALE_MAX_SIDE:
+            return image
+        return upscaler.upscale(image)
 
     def preference_keywords(
         self,
@@ -208,7 +219,7 @@ class Renderer:
         # 5. Post-process and store.
         notify(Progress("saving"))
         started = time.perf_counter()
-        image = images[selected]
+        image = self._enlarge(images[selected])
         data = make_sticker(image).png if job.kind == Kind.STICKER else make_full_image(image)
         key = f"{job.user_id}/{job.generation_id}-{seeds[selected]}.png"
         _write_atomically(self.config.outputs_dir / key, data)

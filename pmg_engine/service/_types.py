@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pmg_engine.generators import ImageGenerator
     from pmg_engine.implicit import ImplicitEmbedder
     from pmg_engine.keywords import PreferenceKeywordExtractor, TargetKeywordExtractor
+    from pmg_engine.models.upscaler import Upscaler
     from pmg_engine.reference import ReferenceIndex
     from pmg_engine.scoring import Scorer
 
@@ -91,6 +92,8 @@ class EngineModels:
     scorer: Scorer | None = None
     embedder: ImplicitEmbedder | None = None
     reference: ReferenceIndex | None = None
+    # Enlarges small outputs before the sticker or full image is made; None: resampling only.
+    upscaler: Upscaler | None = None
     llm_model_id: str | None = None
 
 

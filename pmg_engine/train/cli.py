@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+from pmg_engine.corpus.packages import DEFAULT_CACHE_DIR
 
 if TYPE_CHECKING:
     # The loop imports torch; ``pmg --help`` must not pay for that (DESIGN.md §6: 6-11 s).
@@ -59,6 +60,15 @@ PART_DEFAULTS: dict[str, dict[str, Any]] = {
         "ema_decay": 0.995,
         "weight_decay": 0.01,
         "checkpoint_every": 200,
+    },
+    # The sticker upscaler: ~60 k parameters on 32 px crops, a small-network learning rate.
+    "upscaler": {
+        "batch_size": 16,
+        "lr": 1e-3,
+        "warmup_steps": 100,
+        "ema_decay": 0.999,
+        "weight_decay": 0.0,
+        "checkpoint_every": 250,
     },
 }
 
@@ -174,7 +184,7 @@ def _report(part: str, result: TrainResult) -> None:
 
 @click.group("train")
 def train_group() -> None:
-    """Train the offline generator (autoencoder, then UNet) and the mini scorer."""
+    """Train the offline generator (autoencoder, then UNet), the mini scorer and the upscaler."""
 
 
 @train_group.command("autoencoder")
@@ -337,6 +347,73 @@ def implicit_command(
         seed=kw["seed"],
     )
     _report("implicit", train(task, options))
+
+
+@train_group.command("upscaler")
+@_common
+@click.option(
+    "--pairs",
+    "pairs_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="A pairs .npz to train on [default: rendered once from the corpus's sources into --out].",
+)
+@click.option(
+    "--sources",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_CACHE_DIR,
+    show_default=True,
+    help="The npm packages `pmg data build` fetched (the vector sources the pairs are drawn from).",
+)
+@click.option("--train-pairs", type=click.IntRange(min=1), default=None, help="[default: 2000]")
+@click.option("--heldout-pairs", type=click.IntRange(min=1), default=None, help="[default: 200]")
+@click.option("--progress/--no-progress", default=False, show_default=True)
+def upscaler_command(
+    pairs_path: Path | None,
+    sources: Path,
+    train_pairs: int | None,
+    heldout_pairs: int | None,
+    **kw: Any,
+) -> None:
+    """Train the 64 -> 256 px sticker upscaler; writes <out>/model when it stops."""
+    from pmg_engine.train.loop import train
+    from pmg_engine.train.upscaler import UpscalerTask
+    from pmg_engine.train.upscaler_pairs import (
+        DEFAULT_HELDOUT_PAIRS,
+        DEFAULT_TRAIN_PAIRS,
+        Pairs,
+        corpus_pairs,
+    )
+
+    options = _options("upscaler", kw)
+    if pairs_path is not None:
+        pairs = Pairs.load(pairs_path)
+    else:
+        try:
+            pairs, pairs_path = corpus_pairs(
+                corpus_dir=kw["corpus"],
+                sources_cache=sources,
+                out_dir=options.out_dir,
+                train_pairs=train_pairs or DEFAULT_TRAIN_PAIRS,
+                heldout_pairs=heldout_pairs or DEFAULT_HELDOUT_PAIRS,
+                progress=_pair_bar if kw["progress"] else None,
+            )
+        except (FileNotFoundError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+    task = UpscalerTask(
+        pairs=pairs,
+        out_dir=options.out_dir,
+        pairs_file=pairs_path.name,
+        preset=kw["preset"],
+        seed=kw["seed"],
+    )
+    _report("upscaler", train(task, options))
+
+
+def _pair_bar(masters: Any, total: int, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(masters, total=total, desc=desc, unit="pair", dynamic_ncols=True)
 
 
 def _norm_choice(value: str) -> float | str | None:

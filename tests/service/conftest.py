@@ -39,6 +39,7 @@ def make_service(
             generator=overrides.pop("generator", tiny_generator),
             scorer=overrides.pop("scorer", tiny_scorer),
             embedder=PooledEncoderEmbedder(tiny_generator.text_encoder, num_tokens=2),
+            upscaler=overrides.pop("upscaler", None),
             llm_model_id="recording-fake",
         )
         config = ServiceConfig(

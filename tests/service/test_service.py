@@ -212,3 +212,33 @@ def test_preferred_style_is_read_from_keywords() -> None:
     assert preferred_style(["cats", "flat colours"], styles) == "fluent-flat"
     assert preferred_style(["cats"], styles) is None
     assert preferred_style(["line art"], styles) is None  # high contrast not in this index
+
+
+async def test_small_outputs_are_enlarged_by_the_upscaler(make_service: Any) -> None:
+    """A 64 px output becomes a 256 px full image through the upscaler; without one it stays
+    64 px (resampling only, the old path); a sticker is 320 px either way."""
+    from tests.synthetic_pairs import random_upscaler
+
+    upscaled = make_service(upscaler=random_upscaler(), image_size=64)
+    plain = make_service(image_size=64)
+    sizes = []
+    for service in (upscaled, plain):
+        result = await service.generate(
+            GenerationRequest(user_id=ALICE, prompt="a dog", kind="image", seed=2)
+        )
+        with Image.open(result.output_path) as image:
+            sizes.append(image.size)
+    assert sizes == [(256, 256), (64, 64)]
+    sticker = await upscaled.generate(GenerationRequest(user_id=ALICE, prompt="a cat", seed=3))
+    with Image.open(sticker.output_path) as image:
+        assert (image.size, image.mode) == ((320, 320), "RGBA")
+
+
+def test_big_outputs_are_left_as_they_are(make_service: Any) -> None:
+    """Outputs above 128 px (Stable Diffusion's 512) never go through the upscaler."""
+    from tests.synthetic_pairs import random_upscaler
+
+    renderer = make_service(upscaler=random_upscaler()).renderer
+    big = Image.new("RGB", (512, 512), (200, 10, 10))
+    assert renderer._enlarge(big) is big
+    assert renderer._enlarge(Image.new("RGBA", (128, 128))).size == (512, 512)
