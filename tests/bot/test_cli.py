@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import discord.http
 import pytest
@@ -72,20 +71,16 @@ def test_a_refused_sync_is_one_sentence(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """`pmg bot --sync` that Discord refuses (403) exits 1 with one sentence, no traceback."""
-    from tests.bot.harness.recorder import _error
+    from tests.bot.harness.recorder import http_error
 
     async def no_gateway(self: PMGBot, *, reconnect: bool = True) -> None:
         return None
 
-    answer = recorder._http
-
-    def refuse_sync(call: Any, route: Any) -> Any:
-        if call.method == "PUT":
-            return _error(403, 50001, "Missing Access")
-        return answer(call, route)
-
+    # Discord answers the command sync (a PUT) with 403 Missing Access.
+    recorder.refusals.append(
+        lambda call: http_error(403, 50001, "Missing Access") if call.method == "PUT" else None
+    )
     monkeypatch.setattr(PMGBot, "connect", no_gateway)
-    monkeypatch.setattr(recorder, "_http", refuse_sync)
     monkeypatch.setenv("PMG_DISCORD__TOKEN", "test-token")
     monkeypatch.setenv("PMG_DISCORD__DEV_GUILD_ID", str(p.GUILD_ID))
     result = CliRunner().invoke(bot_command, ["--sync"])
