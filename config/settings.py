@@ -49,10 +49,12 @@ class StorageSettings(_Section):
 
     @property
     def outputs_dir(self) -> Path:
+        """Return where generated pictures are stored."""
         return self.data_dir / "outputs"
 
     @property
     def models_dir(self) -> Path:
+        """Return where prepared local models are cached."""
         return self.data_dir / "models"
 
 
@@ -196,6 +198,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read init arguments, then the environment, then the TOML files (highest first)."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_files(), deep_merge=True)
         return (init_settings, env_settings, toml)
 
