@@ -1,6 +1,6 @@
 """Stable Diffusion family generators through diffusers, loaded once and never mutated per call.
 
-Three layouts load through the same code (issue 3, item 5):
+Three layouts load through the same code:
 
 - ``sd``: ``StableDiffusionPipeline`` folders (SD 1.x, 2.x, SD-Turbo);
 - ``sdxl``: ``StableDiffusionXLPipeline`` folders (SDXL, SDXL-Turbo);

@@ -242,7 +242,7 @@ def create_celery_app(settings: QueueSettings, *, runtime: WorkerRuntime | None 
         # Results live in SQL and files, never in Celery.
         task_ignore_result=True,
         # Acknowledge after the job, and give it back if the worker dies: a killed worker's
-        # job is delivered again (issue 5).
+        # job is delivered again.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
