@@ -6,7 +6,7 @@ Run from the repository root:  .venv/bin/python benchmarks/engine_stages.py [--r
    (and on the shipped offline model when its weights are present), split into the stages the
    service records: profile, keywords, embeddings, generation, scoring, post-process.
 2. Profile updates at 100 and 10,000 stored behaviours, ten of them new: the update reads only
-   what is new, so the two figures should match (issue 3).
+   what is new, so the two figures should match.
 Figures are medians over the repeats; the machine is printed first.
 """
 

@@ -1,4 +1,4 @@
-"""Per-user limits on generation: concurrent jobs, cooldown and a daily quota (issue 4)."""
+"""Per-user limits on generation: concurrent jobs, cooldown and a daily quota."""
 
 from __future__ import annotations
 

@@ -49,10 +49,12 @@ class StorageSettings(_Section):
 
     @property
     def outputs_dir(self) -> Path:
+        """Return where generated pictures are stored."""
         return self.data_dir / "outputs"
 
     @property
     def models_dir(self) -> Path:
+        """Return where prepared local models are cached."""
         return self.data_dir / "models"
 
 
@@ -88,7 +90,7 @@ class QueueSettings(_Section):
     # can share one Redis without seeing each other's jobs.
     namespace: str = Field(default="pmg", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # Redis redelivers an unacknowledged job after this long; it must exceed the longest job,
-    # or a slow job would be handed to a second worker while the first still runs (issue 5).
+    # or a slow job would be handed to a second worker while the first still runs.
     visibility_timeout_s: float = Field(default=3600.0, gt=0, validate_default=True)
     retry_backoff_s: float = Field(default=5.0, ge=0)
     # A worker refreshes its liveness key this often; silent for three periods, it is presumed
@@ -196,6 +198,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read init arguments, then the environment, then the TOML files (highest first)."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_files(), deep_merge=True)
         return (init_settings, env_settings, toml)
 

@@ -52,6 +52,7 @@ def _configure(**kwargs: Any) -> None:
 
 
 def run_migrations_offline() -> None:
+    """Emit the migration SQL without a database connection."""
     _configure(url=_database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
     with context.begin_transaction():
         context.run_migrations()
@@ -64,6 +65,7 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
+    """Run the migrations on an async engine's connection."""
     engine = create_async_engine(_database_url(), poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the whole offline model pack on a lent GPU machine in one run of about nine minutes
-# (issue 6: one prepared run of at most ~10 minutes), and leave the results in $OUT.
+# (one prepared run of at most ~10 minutes), and leave the results in $OUT.
 #
 # Prepare here, on the machine that has the corpus and the registries:
 #   pmg data build && pmg train pack --out .pack          # 64 px corpus + cut-down MiniLM

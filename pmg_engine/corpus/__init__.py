@@ -1,4 +1,4 @@
-"""The open emoji corpus (issue 6): registry emoji sets rendered to RGBA with captions and splits.
+"""The open emoji corpus: registry emoji sets rendered to RGBA with captions and splits.
 
 ``build_corpus`` writes ``manifest.jsonl`` (one ``CorpusItem`` a line), ``summary.json`` and
 ``images/<style>/<set version>-r<render version>/<size>px/<concept>.png``. A concept is a base

@@ -1,4 +1,4 @@
-"""``pmg data``: build the open emoji corpus that the offline models train on (issue 6)."""
+"""``pmg data``: build the open emoji corpus that the offline models train on."""
 
 from __future__ import annotations
 

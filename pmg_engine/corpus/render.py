@@ -3,7 +3,7 @@
 Every rendering is cropped to its drawing and fitted to the same share of the square, so
 the sets' different paddings do not become a style cue. PNGs hold straight RGBA with RGB
 set to 0 wherever alpha is 0: the colour under transparent pixels is defined, which the
-autoencoder needed (issue 6, "Training budget").
+autoencoder needed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Visual words computed from pixels: dominant colours, an outline, flat or glossy shading.
 
 They give the captions words about how a sticker looks, which emojibase's names and tags
-never say (issue 6, "Corpus"). Thresholds were set on the real sets: OpenMoji is outlined
+never say. Thresholds were set on the real sets: OpenMoji is outlined
 and flat, Fluent colour and Noto are glossy, Twemoji and Fluent flat are flat.
 """
 

@@ -40,7 +40,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncE
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite ships with foreign keys off; cascades on forget depend on them (issue 2).
+    # SQLite ships with foreign keys off; cascades on forget depend on them.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -23,6 +23,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store an aware datetime as UTC; refuse a naive one."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -30,6 +31,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return the stored datetime as an aware UTC datetime."""
         if value is None:
             return None
         if not isinstance(value, datetime):
@@ -58,11 +60,13 @@ class StrEnumColumn(TypeDecorator[E]):
         self.length = length
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        """Store the enum's value; refuse a value the enum does not know."""
         if value is None:
             return None
         return self.enum(value).value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        """Return the stored value as the enum member."""
         if value is None:
             return None
         return self.enum(value)

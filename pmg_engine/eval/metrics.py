@@ -1,4 +1,4 @@
-"""The figures of ``pmg eval models`` as pure functions of similarities and labels (issue 6)."""
+"""The figures of ``pmg eval models`` as pure functions of similarities and labels."""
 
 from __future__ import annotations
 

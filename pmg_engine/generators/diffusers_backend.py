@@ -1,6 +1,6 @@
 """Stable Diffusion family generators through diffusers, loaded once and never mutated per call.
 
-Three layouts load through the same code (issue 3, item 5):
+Three layouts load through the same code:
 
 - ``sd``: ``StableDiffusionPipeline`` folders (SD 1.x, 2.x, SD-Turbo);
 - ``sdxl``: ``StableDiffusionXLPipeline`` folders (SDXL, SDXL-Turbo);
@@ -119,6 +119,7 @@ class DiffusersGenerator:
 
     @property
     def model_id(self) -> str:
+        """Return the id or folder the pipeline was loaded from."""
         return self._model_id
 
     @property
@@ -133,6 +134,7 @@ class DiffusersGenerator:
 
     @property
     def text_encoder(self) -> TextEncoder:
+        """Return the text encoder whose space the conditioning lives in."""
         return self._text_encoder
 
     @property
@@ -153,12 +155,14 @@ class DiffusersGenerator:
 
     @property
     def native_size(self) -> tuple[int, int]:
+        """Return the (height, width) the model draws at."""
         sample = self._pipe.unet.config.sample_size
         height, width = (sample, sample) if isinstance(sample, int) else tuple(sample)
         return int(width) * self.vae_scale_factor, int(height) * self.vae_scale_factor
 
     @property
     def produces_alpha(self) -> bool:
+        """Return whether the model draws an alpha channel itself."""
         return int(self._pipe.vae.config.out_channels) == 4
 
     def generate(

@@ -155,10 +155,12 @@ class CLIPTextEncoder:
 
     @property
     def hidden_size(self) -> int:
+        """Return the width of one token state."""
         return int(self._text_encoder.config.hidden_size)
 
     @property
     def model_id(self) -> str:
+        """Return the encoder's id, recorded with every embedding it makes."""
         return self._model_id
 
     @property
@@ -204,6 +206,7 @@ class SDXLTextEncoder:
 
     @property
     def hidden_size(self) -> int:
+        """Return the width of one token state."""
         return sum(int(encoder.config.hidden_size) for encoder in self._encoders)
 
     @property
@@ -213,6 +216,7 @@ class SDXLTextEncoder:
 
     @property
     def model_id(self) -> str:
+        """Return the encoder's id, recorded with every embedding it makes."""
         return self._model_id
 
     @property
@@ -306,10 +310,12 @@ class BertTextEncoder:
 
     @property
     def hidden_size(self) -> int:
+        """Return the width of one token state."""
         return int(self._model.config.hidden_size)
 
     @property
     def model_id(self) -> str:
+        """Return the encoder's id, recorded with every embedding it makes."""
         return self._model_id
 
     @property

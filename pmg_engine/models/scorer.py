@@ -1,5 +1,5 @@
 """The mini scorer: a small CNN image encoder aligned to MiniLM's sentence space (a mini CLIP),
-with a style classifier head. It gives the engine's ``d_t`` / ``d_p`` offline (issue 6, Scorer).
+with a style classifier head. It gives the engine's ``d_t`` / ``d_p`` offline.
 
 A folder holds ``config.json`` and ``model.safetensors``; the text side is the frozen MiniLM
 from the wheel, so a text's vector never depends on the scorer release.

@@ -2,7 +2,7 @@
 
 Two implementations: an in-process queue (the embedded default: one worker thread owns the
 models) and Celery on Redis (scale-out GPU workers). The generation row in SQL is the source of
-truth; a queue message carries only its id (DESIGN.md section 4, issue 5).
+truth; a queue message carries only its id (DESIGN.md section 4).
 """
 
 from __future__ import annotations

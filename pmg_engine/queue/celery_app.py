@@ -67,14 +67,17 @@ class RedisKeys:
 
     @property
     def events(self) -> str:
+        """The pub/sub channel of job events."""
         return f"{self.namespace}:jobs:events"
 
     @property
     def pending(self) -> str:
+        """The sorted set of jobs waiting, by submit order."""
         return f"{self.namespace}:jobs:pending"
 
     @property
     def celery_prefix(self) -> str:
+        """The prefix of Celery's own keys in the namespace."""
         return f"{self.namespace}:celery:"
 
     @property
@@ -84,6 +87,7 @@ class RedisKeys:
 
     @property
     def unacked_index(self) -> str:
+        """Celery's index of unacknowledged messages by delivery time."""
         return f"{self.celery_prefix}unacked_index"
 
     @property
@@ -92,12 +96,15 @@ class RedisKeys:
         return f"{self.celery_prefix}{self.namespace}"
 
     def cancel(self, generation_id: int) -> str:
+        """The key that asks the worker running a job to stop it."""
         return f"{self.namespace}:jobs:cancel:{generation_id}"
 
     def worker(self, worker_id: str) -> str:
+        """The liveness key of one worker."""
         return f"{self.namespace}:workers:{worker_id}"
 
     def resent(self, generation_id: int, attempts: int, owner: str | None) -> str:
+        """The guard that a job was re-sent once for this attempt and owner."""
         return f"{self.namespace}:jobs:resent:{generation_id}:{attempts}:{owner or '-'}"
 
 
@@ -235,7 +242,7 @@ def create_celery_app(settings: QueueSettings, *, runtime: WorkerRuntime | None 
         # Results live in SQL and files, never in Celery.
         task_ignore_result=True,
         # Acknowledge after the job, and give it back if the worker dies: a killed worker's
-        # job is delivered again (issue 5).
+        # job is delivered again.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

@@ -1,4 +1,4 @@
-"""The reference index for reference-guided generation (issue 6, DESIGN.md §5).
+"""The reference index for reference-guided generation (DESIGN.md §5).
 
 Reference-guided mode starts the generator from an existing rendering (img2img, as in SDEdit):
 the corpus item whose caption is nearest to the target keywords (all-MiniLM-L6-v2 similarity), in

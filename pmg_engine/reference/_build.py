@@ -36,7 +36,7 @@ from pmg_engine.reference._format import (
 )
 
 log = logging.getLogger(__name__)
-# Held-out splits measure the models (issue 6, Evaluate); a reference drawn from them would let
+# Held-out splits measure the models; a reference drawn from them would let
 # reference-guided generation copy the answer.
 SPLIT = "train"
 

@@ -14,8 +14,8 @@ def write_card(folder: Path, meta: dict[str, Any]) -> Path:
     lines = [
         "# Reference index (reference-guided generation)",
         "",
-        "The corpus renderings that reference-guided generation starts from (img2img, SDEdit; "
-        "issue 6): for a request, the item whose caption is nearest to the target keywords "
+        "The corpus renderings that reference-guided generation starts from (img2img, SDEdit): "
+        "for a request, the item whose caption is nearest to the target keywords "
         "(all-MiniLM-L6-v2 similarity), in the user's preferred style when the index has it.",
         "",
         f"- {meta['items']} renderings of {meta['concepts']} concepts, "

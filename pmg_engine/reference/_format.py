@@ -19,7 +19,7 @@ CARD_NAME = "README.md"
 FORMAT = "pmg-reference-index"
 FORMAT_VERSION = 1
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-# Issue 6, reference-guided mode: the shipped index is 25 MB at most.
+# Reference-guided mode: the shipped index is 25 MB at most.
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 # Lossless PNGs of the train split's licence-compatible renderings take 25 MB alone on the real
 # corpus; a 256-colour palette (with alpha) halves that at a mean error of about 1 level in 255,
@@ -90,7 +90,7 @@ LICENCES: dict[str, SetLicence] = {
     "openmoji-black": _OPENMOJI,
 }
 # OpenMoji is share-alike: shipping its thumbnails inside an MIT repository would put that part
-# under CC BY-SA, so the default index leaves it out (issue 6: "licence-compatible").
+# under CC BY-SA, so the default index leaves it out ("licence-compatible").
 DEFAULT_STYLES: tuple[str, ...] = tuple(s for s, lic in LICENCES.items() if not lic.share_alike)
 
 

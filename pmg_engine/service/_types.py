@@ -56,7 +56,7 @@ class ServiceConfig:
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
     image_size: int | None = None
     learning_opt_in_default: bool = True
-    # Reference-guided mode: img2img from the reference index's nearest item (issue 6).
+    # Reference-guided mode: img2img from the reference index's nearest item.
     reference_strength: float = 0.6
     # How the user's weight reaches the condition: scale the taste parts, or repeat them.
     weight_mode: WeightMode = "scale"

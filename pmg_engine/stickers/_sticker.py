@@ -13,7 +13,7 @@ from pmg_engine.stickers._matte import clean_alpha, dilate, remove_background
 from pmg_engine.stickers._modes import check_image, to_rgb_or_rgba
 from pmg_engine.stickers._png import ImageTooLargeError, encode_within
 
-# Discord's sticker limits (issue 3, item 7): a 320x320 PNG of at most 512 KB.
+# Discord's sticker limits: a 320x320 PNG of at most 512 KB.
 STICKER_SIZE = 320
 STICKER_MAX_BYTES = 512 * 1024
 # Discord shows attachments up to 8 MiB to every user, whatever the server's boost level.

@@ -1,6 +1,6 @@
 """Shapes of the own generator's parts, by preset, and the noise schedule they share.
 
-``small`` is what ships: sized on two CPU cores (issue 6, training budget) and to keep the
+``small`` is what ships: sized on two CPU cores (training budget) and to keep the
 generator and scorer under 40 MB in fp16. ``tiny`` exists for tests.
 """
 

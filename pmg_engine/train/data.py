@@ -43,7 +43,7 @@ def _read_rgba(path: Path, size: int) -> np.ndarray:
             rgba = rgba.resize((size, size), Image.Resampling.LANCZOS)
         array = np.asarray(rgba, dtype=np.uint8).copy()
     # Colour under fully transparent pixels is arbitrary in PNGs and hurts the autoencoder
-    # (issue 6, training budget): pin it to black, which premultiplied alpha would give too.
+    # with only a small training budget: pin it to black, which premultiplied alpha would give too.
     array[array[..., 3] == 0, :3] = 0
     return array.transpose(2, 0, 1)
 

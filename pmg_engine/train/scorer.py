@@ -1,7 +1,7 @@
 """Train the mini scorer: InfoNCE against frozen MiniLM sentence vectors, plus a style head.
 
 Trained on the ``train`` split only; the ``style-heldout`` renderings (concepts seen, style held
-out) are what its retrieval figures are measured on (issue 6, Evaluate).
+out) are what its retrieval figures are measured on.
 """
 
 from __future__ import annotations

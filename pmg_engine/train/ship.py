@@ -15,7 +15,7 @@ from pmg_engine.train.export import export_pipeline, folder_size, write_card
 from pmg_engine.train.loop import CHECKPOINT_NAME
 from pmg_engine.train.scorer import SCORER_PRESETS
 
-# Issue 6, Ship: the generator and the scorer together.
+# Ship: the generator and the scorer together.
 SIZE_LIMIT_BYTES = 40 * 1024 * 1024
 
 

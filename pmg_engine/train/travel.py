@@ -1,7 +1,7 @@
 """Pack what a training run reads into a folder small enough to carry to a lent GPU machine.
 
 The GPU machines this project is lent reach no registry or hub and take at most 64 MiB of files
-along (DESIGN.md §5, issue 6: training budget). Training reads two things that are bigger than
+along (DESIGN.md §5, training budget). Training reads two things that are bigger than
 that together: the corpus (only its 64 px renderings of the splits training touches are needed)
 and all-MiniLM-L6-v2 (87 MB in fp32, half of it the embeddings of 30,522 word pieces our captions
 mostly never use). ``pack`` writes both, cut down: the 64 px files as lossless WebP with their

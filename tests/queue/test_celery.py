@@ -313,7 +313,7 @@ async def test_worker_killed_mid_job_is_finished_by_the_next_worker(
         assert [e.kind for e in events].count("started") == 2
         assert events[-1].kind == "done"
     except BaseException:
-        print("first worker:\n", first.output(), "\nsecond worker:\n", second.output())
+        print("first worker:\n", first.output(), "\nsecond worker:\n", second.output())  # noqa: T201 (pytest shows it beside the failure)
         raise
     finally:
         await queue.close()
@@ -365,7 +365,7 @@ async def test_job_of_a_killed_worker_keeps_its_place(
         started = [row.started_at for row in rows]
         assert started == sorted(started)  # the interrupted job ran before the others
     except BaseException:
-        print("first worker:\n", first.output(), "\nsecond worker:\n", second.output())
+        print("first worker:\n", first.output(), "\nsecond worker:\n", second.output())  # noqa: T201 (pytest shows it beside the failure)
         raise
     finally:
         await queue.close()

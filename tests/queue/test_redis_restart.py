@@ -151,7 +151,7 @@ async def test_worker_survives_redis_restart_during_a_job(
         finally:
             client.close()
     except BaseException:
-        print("worker:\n", worker.output())
+        print("worker:\n", worker.output())  # noqa: T201 (pytest shows it beside the failure)
         raise
     finally:
         await queue.close()

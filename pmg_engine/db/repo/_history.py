@@ -79,7 +79,7 @@ async def behaviours_after(
 ) -> list[Behaviour]:
     """Return the newest ``limit`` behaviours with id above ``after_id``, oldest first.
 
-    Bounded on purpose: a profile update reads what is new, not the whole history (issue 3).
+    Bounded on purpose: a profile update reads what is new, not the whole history.
     """
     stmt = select(Behaviour).where(Behaviour.user_id == user_id)
     if after_id is not None:

@@ -27,7 +27,7 @@ async def create_generation(
 ) -> tuple[Generation, bool]:
     """Create a queued generation, or return the existing one with the same ``job_key``.
 
-    Returns ``(generation, created)``; a double submit never makes two rows (issue 5).
+    Returns ``(generation, created)``; a double submit never makes two rows.
     """
     if not job_key or len(job_key) > 100:
         raise InvalidInputError(f"job_key must have 1 to 100 characters, got {job_key!r}")
