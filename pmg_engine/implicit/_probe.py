@@ -4,12 +4,15 @@ A linear probe (multinomial logistic regression) on the mean of a user's soft to
 training users whose styles are known. It turns the implicit embedding, which a person cannot
 read, into one sentence they can check: "glossy 3D look, 72 % sure". A user who likes a group of
 looks (say black and white) has their probability spread over its members, so the confidence
-shown is honest about that.
+shown is honest about that. The probe fits its training users perfectly, so its raw softmax is
+overconfident on anyone else; a temperature fitted on validation users (``calibrate_probe``)
+makes the percentage shown mean what it says.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,22 +49,32 @@ class StyleGuess:
 
 
 class StyleProbe:
-    """``softmax(W · mean(tokens) + b)`` over the corpus styles."""
+    """``softmax((W · mean(tokens) + b) / temperature)`` over the corpus styles."""
 
-    def __init__(self, *, styles: Sequence[str], weight: torch.Tensor, bias: torch.Tensor) -> None:
+    def __init__(
+        self,
+        *,
+        styles: Sequence[str],
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        temperature: float = 1.0,
+    ) -> None:
         if weight.shape[0] != len(styles) or bias.shape != (len(styles),):
             raise ValueError(
                 f"probe weights {tuple(weight.shape)} / {tuple(bias.shape)} do not fit "
                 f"{len(styles)} styles"
             )
+        if not temperature > 0 or not math.isfinite(temperature):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         self.styles = tuple(styles)
         self.weight = weight.float()
         self.bias = bias.float()
+        self.temperature = float(temperature)
 
     def probabilities(self, tokens: torch.Tensor) -> torch.Tensor:
         """Return ``[n_styles]`` probabilities for ``[N, D]`` tokens."""
         features = tokens.float().mean(dim=0)
-        return torch.softmax(self.weight @ features + self.bias, dim=-1)
+        return torch.softmax((self.weight @ features + self.bias) / self.temperature, dim=-1)
 
     def guess(self, tokens: torch.Tensor) -> StyleGuess:
         """Return the most likely style of ``tokens`` with its probability."""
@@ -77,7 +90,7 @@ class StyleProbe:
             {"weight": self.weight.contiguous(), "bias": self.bias.contiguous()},
             str(folder / PROBE_WEIGHTS),
         )
-        data = {"styles": list(self.styles), **(figures or {})}
+        data = {"styles": list(self.styles), "temperature": self.temperature, **(figures or {})}
         (folder / PROBE_CONFIG).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -89,7 +102,12 @@ class StyleProbe:
             return None
         data = json.loads((folder / PROBE_CONFIG).read_text(encoding="utf-8"))
         tensors = load_file(str(folder / PROBE_WEIGHTS))
-        return cls(styles=data["styles"], weight=tensors["weight"], bias=tensors["bias"])
+        return cls(
+            styles=data["styles"],
+            weight=tensors["weight"],
+            bias=tensors["bias"],
+            temperature=float(data.get("temperature", 1.0)),
+        )
 
 
 def fit_style_probe(
@@ -142,3 +160,38 @@ def probe_accuracy(
         return float("nan")
     hits = sum(probe.guess(t).style in liked for t, liked in zip(tokens, styles, strict=True))
     return hits / len(tokens)
+
+
+def probe_nll(
+    probe: StyleProbe, tokens: Sequence[torch.Tensor], styles: Sequence[Sequence[str]]
+) -> float:
+    """Return the mean negative log of the probability the probe gives the user's own styles."""
+    if not tokens:
+        return float("nan")
+    losses = []
+    for t, liked in zip(tokens, styles, strict=True):
+        probabilities = probe.probabilities(t)
+        mass = sum(float(probabilities[probe.styles.index(s)]) for s in liked if s in probe.styles)
+        losses.append(-math.log(max(mass, 1e-12)))
+    return sum(losses) / len(losses)
+
+
+def calibrate_probe(
+    probe: StyleProbe, tokens: Sequence[torch.Tensor], styles: Sequence[Sequence[str]]
+) -> StyleProbe:
+    """Return the probe with the temperature that best fits held-out users (least NLL).
+
+    One scalar on a fixed log grid from 0.5 to 50: the best guess never changes, only how sure
+    the probe says it is (temperature scaling; fit it on validation users, never test users).
+    """
+    if not tokens:
+        raise ValueError("calibrate_probe needs at least one user's tokens")
+    grid = [0.5 * 100 ** (i / 119) for i in range(120)]
+
+    def with_temperature(temperature: float) -> StyleProbe:
+        return StyleProbe(
+            styles=probe.styles, weight=probe.weight, bias=probe.bias, temperature=temperature
+        )
+
+    best = min(grid, key=lambda t: probe_nll(with_temperature(t), tokens, styles))
+    return with_temperature(round(best, 4))

@@ -240,7 +240,7 @@ class ImplicitTask:
     def fit_probe(self, module: SoftPromptModule, out: Path) -> dict[str, float]:
         """Fit the style probe on the training users' tokens; report its val accuracy."""
         from pmg_engine.implicit import fit_style_probe
-        from pmg_engine.implicit._probe import probe_accuracy
+        from pmg_engine.implicit._probe import calibrate_probe, probe_accuracy, probe_nll
 
         if not all(self.train.styles) or not self.all_styles:
             return {}
@@ -250,6 +250,10 @@ class ImplicitTask:
         if self.val is not None and all(self.val.styles):
             val_tokens = self._tokens(module, self.val)
             figures["probe_val_accuracy"] = probe_accuracy(probe, val_tokens, self.val.styles)
+            figures["probe_val_nll_uncalibrated"] = probe_nll(probe, val_tokens, self.val.styles)
+            probe = calibrate_probe(probe, val_tokens, self.val.styles)
+            figures["probe_val_nll"] = probe_nll(probe, val_tokens, self.val.styles)
+            figures["probe_temperature"] = probe.temperature
         probe.save(out, figures=figures)
         logger.info("implicit: style probe %s", figures)
         return figures

@@ -141,7 +141,7 @@ def refit_probe(
 
     from pmg_engine.cli._runtime import get_settings
     from pmg_engine.implicit import SoftPromptEmbedder, fit_style_probe
-    from pmg_engine.implicit._probe import probe_accuracy
+    from pmg_engine.implicit._probe import calibrate_probe, probe_accuracy, probe_nll
     from pmg_engine.implicit.users import build_users
     from pmg_engine.llm.local import SMOLLM2_FOLDER
     from pmg_engine.train.data import load_items
@@ -161,13 +161,17 @@ def refit_probe(
     probe = fit_style_probe(
         [tokens[i] for i in train], [users[i].styles for i in train], all_styles=styles
     )
+    val_tokens, val_styles = [tokens[i] for i in val], [users[i].styles for i in val]
     figures = {
         "probe_train_accuracy": probe_accuracy(
             probe, [tokens[i] for i in train], [users[i].styles for i in train]
         ),
-        "probe_val_accuracy": probe_accuracy(
-            probe, [tokens[i] for i in val], [users[i].styles for i in val]
-        ),
+        "probe_val_accuracy": probe_accuracy(probe, val_tokens, val_styles),
     }
+    if val:
+        figures["probe_val_nll_uncalibrated"] = probe_nll(probe, val_tokens, val_styles)
+        probe = calibrate_probe(probe, val_tokens, val_styles)
+        figures["probe_val_nll"] = probe_nll(probe, val_tokens, val_styles)
+        figures["probe_temperature"] = probe.temperature
     probe.save(module_dir, figures=figures)
     return figures

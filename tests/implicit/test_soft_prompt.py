@@ -17,6 +17,7 @@ from pmg_engine.implicit import (
     load_module,
     save_module,
 )
+from pmg_engine.implicit._probe import calibrate_probe, probe_nll
 
 LINES = ["cats pastel w1 w2", "w3 w4 cats", "w5 pastel"]
 
@@ -121,6 +122,37 @@ def test_missing_module_folder_is_file_not_found(tmp_path: Path) -> None:
     """No weights in the folder: FileNotFoundError naming it."""
     with pytest.raises(FileNotFoundError, match="no trained soft-prompt module"):
         load_module(tmp_path)
+
+
+def test_calibration_lowers_an_overconfident_probes_certainty(tmp_path: Path) -> None:
+    """A probe sure of itself on users it often gets wrong is cooled; its guesses stay the same."""
+    torch.manual_seed(1)
+    centres = {"noto": torch.randn(8), "twemoji": torch.randn(8)}
+
+    def users(count: int, noise: float) -> tuple[list[torch.Tensor], list[tuple[str]]]:
+        tokens, styles = [], []
+        for i in range(count):
+            style = "noto" if i % 2 else "twemoji"
+            tokens.append(centres[style] + noise * torch.randn(4, 8))
+            styles.append((style,))
+        return tokens, styles
+
+    train_tokens, train_styles = users(40, 0.1)
+    probe = fit_style_probe(train_tokens, train_styles, all_styles=["noto", "twemoji"])
+    # Held-out users are far noisier than the training users: the raw probe is overconfident.
+    val_tokens, val_styles = users(60, 2.0)
+    calibrated = calibrate_probe(probe, val_tokens, val_styles)
+    assert calibrated.temperature > 1.0
+    assert probe_nll(calibrated, val_tokens, val_styles) < probe_nll(probe, val_tokens, val_styles)
+    for t in val_tokens:
+        assert calibrated.guess(t).style == probe.guess(t).style
+        assert calibrated.guess(t).confidence <= probe.guess(t).confidence + 1e-6
+    calibrated.save(tmp_path)
+    loaded = StyleProbe.load(tmp_path)
+    assert loaded is not None
+    assert loaded.temperature == calibrated.temperature
+    with pytest.raises(ValueError, match="temperature"):
+        StyleProbe(styles=probe.styles, weight=probe.weight, bias=probe.bias, temperature=0.0)
 
 
 def test_style_probe_separates_styles_and_round_trips(tmp_path: Path) -> None:
