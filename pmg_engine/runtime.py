@@ -84,7 +84,9 @@ def build_models(settings: Settings, *, with_generator: bool = True) -> LoadedMo
             blocked_terms=settings.discord.prompt_blocklist,
             merger=SynonymMerger(MiniLMPhraseEncoder()),
         ),
-        target=TargetKeywordExtractor(llm),
+        target=TargetKeywordExtractor(
+            llm, ask_model_for_short_requests=settings.llm.provider != "local"
+        ),
         llm_model_id=settings.llm.model if llm is not None else None,
     )
     if not with_generator:

@@ -316,9 +316,20 @@ def _select(
 class TargetKeywordExtractor:
     """Target keywords for an explicit request, or the mood of the conversation's last turns."""
 
-    def __init__(self, llm: BaseChatModel | None, *, num_keywords: int = 6) -> None:
+    def __init__(
+        self,
+        llm: BaseChatModel | None,
+        *,
+        num_keywords: int = 6,
+        ask_model_for_short_requests: bool = True,
+    ) -> None:
         self.llm = llm
         self.num_keywords = num_keywords
+        # The model's keywords must be grounded in the request's own words, so when all of them
+        # fit it can only reorder or group them. On the CPU model that costs 1-3 s of the
+        # sticker's latency for no new word (benchmarks/request_latency.py), so the runtime
+        # asks the local model only for requests with more words than fit.
+        self.ask_model_for_short_requests = ask_model_for_short_requests
         self._request = request_chain(llm) if llm is not None else None
         self._emotion = emotion_chain(llm) if llm is not None else None
 
@@ -326,7 +337,8 @@ class TargetKeywordExtractor:
         """Return the subject / action / setting keywords of a request such as a prompt."""
         fallback = dedupe(w for w in words(request) if is_meaningful(w))
         raw, proposed = "", []
-        if self._request is not None:
+        fits = len(fallback) <= self.num_keywords
+        if self._request is not None and (self.ask_model_for_short_requests or not fits):
             try:
                 raw = self._request.invoke({"request": request, "num_keywords": self.num_keywords})
             except Exception:  # a failing model must never fail the request

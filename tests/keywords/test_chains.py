@@ -114,6 +114,19 @@ def test_target_from_request_with_and_without_model() -> None:
     assert plain.keywords == ["cat", "drinking", "coffee"]
 
 
+def test_short_requests_need_no_local_model() -> None:
+    """A request whose words all fit keeps them in order; only a longer one asks the model."""
+    model = RecordingChatModel(responses=["1. castle\n2. dragon"])
+    extractor = TargetKeywordExtractor(model, num_keywords=3, ask_model_for_short_requests=False)
+    short = extractor.from_request("a cat drinking coffee")
+    assert short.keywords == ["cat", "drinking", "coffee"]
+    assert short.from_model == []
+    long = extractor.from_request("a red dragon guarding an old castle at night")
+    assert long.keywords[:2] == ["castle", "dragon"]
+    assert long.from_model == ["castle", "dragon"]
+    assert len(long.keywords) == 3
+
+
 def test_target_from_conversation_lexicon_and_model() -> None:
     """The sticker answering a chat carries its emotion, expression and posture."""
     turns = [("Friend", "your exam?"), ("User", "I failed it, so sad 😢")]
