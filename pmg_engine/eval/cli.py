@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+from pmg_engine.eval.autoencoder_cli import autoencoder_command
 from pmg_engine.eval.personalization_cli import personalization_command
 from pmg_engine.eval.upscaler_cli import upscaler_command
 
@@ -39,6 +40,7 @@ def eval_group() -> None:
     """Measure the models."""
 
 
+eval_group.add_command(autoencoder_command)
 eval_group.add_command(personalization_command)
 eval_group.add_command(upscaler_command)
 
@@ -137,6 +139,13 @@ eval_group.add_command(upscaler_command)
     help="An earlier result JSON: print each figure beside it (refused unless the set, the "
     "corpus and the settings are the same).",
 )
+@click.option(
+    "--baseline",
+    "baseline_path",
+    default=None,
+    help="A second generator folder (or builtin) to evaluate first in the same run, with the "
+    "same set, corpus, scorer and settings; its figures are printed beside --generator's.",
+)
 @click.pass_context
 def models(
     ctx: click.Context,
@@ -156,10 +165,11 @@ def models(
     json_out: Path,
     to_docs: bool,
     compare_to: Path | None,
+    baseline_path: str | None,
 ) -> None:
     """Print the set, the corpus fingerprint, then each figure; save a sample grid and JSON."""
-    from pmg_engine.eval._run import EvalSettings, evaluate_models
-    from pmg_engine.eval.evalset import EvalSetError, run_identity
+    from pmg_engine.eval._run import EvalSettings
+    from pmg_engine.eval.evalset import run_identity
 
     started = time.perf_counter()
     # 1. Everything is checked before the slow parts load, each failure one sentence.
@@ -190,6 +200,12 @@ def models(
         raise click.ClickException(str(error)) from error
     folders = _resolve(generator_path, scorer_path, reference_path)
     _check_inputs(corpus_dir, *folders)
+    baseline = None
+    if baseline_path is not None:
+        baseline = _resolve(baseline_path, scorer_path, reference_path)
+        _check_inputs(corpus_dir, *baseline)
+        if compare_to is not None:
+            raise click.UsageError("--baseline and --compare-to both name what to compare with")
     # 2. Name the set and the corpus first: figures mean nothing without them.
     identity = run_identity(eval_set, corpus_dir)
     for line in identity.lines():
@@ -198,9 +214,44 @@ def models(
         # Refused now, not after minutes of generation: the figures could not be compared.
         planned = {**identity.to_json(), "settings": asdict(settings)}
         _check_comparable(earlier, planned, compare_to, json_out)
-    # 3. Load the corpus and the models once.
+    # 3. With a baseline, it runs first, through the same code, into files of its own.
+    if baseline is not None:
+        click.echo(f"baseline: {_shown(baseline[0])}")
+        base_grid, base_json = _baseline_path(grid_path), _baseline_path(json_out)
+        base_data = _evaluate(
+            corpus_dir, baseline, eval_set, identity, settings, device, base_grid, base_json
+        )
+        click.echo(f"generator: {_shown(folders[0])}")
+        earlier, compare_to = base_data, base_json
+    # 4. Load the corpus and the models, evaluate, print and save.
+    data = _evaluate(corpus_dir, folders, eval_set, identity, settings, device, grid_path, json_out)
+    if earlier is not None and compare_to is not None:
+        _echo_comparison(earlier, data, compare_to, json_out)
+    if baseline is not None:
+        click.echo(f"both took {time.perf_counter() - started:.0f} s")
+
+
+def _baseline_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-baseline{path.suffix}")
+
+
+def _evaluate(
+    corpus_dir: Path,
+    folders: tuple[Path, Path, Path],
+    eval_set: EvalSet,
+    identity: Any,
+    settings: Any,
+    device: str,
+    grid_path: Path,
+    json_out: Path,
+) -> dict[str, Any]:
+    """Evaluate one set of models: print the figures, save the grid and the result JSON."""
+    from pmg_engine.eval._run import evaluate_models
+    from pmg_engine.eval.evalset import EvalSetError
+
+    started = time.perf_counter()
     loaded = _load(corpus_dir, *folders, device=device)
-    # 4. Evaluate, printing progress on stderr so the figures alone go to stdout.
+    # Progress goes to stderr so the figures alone go to stdout.
     try:
         report = evaluate_models(
             items=loaded.items,
@@ -224,8 +275,7 @@ def models(
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"grid: {grid_path}; figures: {json_out}; took {report.timings['total']:.0f} s")
-    if earlier is not None and compare_to is not None:
-        _echo_comparison(earlier, data, compare_to, json_out)
+    return data
 
 
 @eval_group.command("compare")

@@ -21,6 +21,22 @@ EVAL_COUNT = 256
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 2.0)
 EDGE_WEIGHT = 0.5
 KL_WEIGHT = 1e-6
+# The chroma term: L1 on OKLab's a and b where the sticker is visible. Plain RGB L1 let the first
+# autoencoder trade red-green for luminance (its latents kept one blue-orange axis); a and b span
+# about ±0.3, so the scale brings an error across the hue circle to RGB L1's size.
+CHROMA_WEIGHT = 1.0
+CHROMA_SCALE = 4.0
+
+
+def _chroma_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Return L1 on OKLab a, b of two model-range RGBA batches, weighted by the target's alpha."""
+    from pmg_engine.colour import srgb_to_oklab
+
+    alpha = ((target[:, 3:4] + 1) / 2).clamp(0, 1)
+    ab_pred = srgb_to_oklab((pred[:, :3].float() + 1) / 2)[:, 1:]
+    ab_target = srgb_to_oklab((target[:, :3].float() + 1) / 2)[:, 1:]
+    error = ((ab_pred - ab_target).abs() * alpha).sum() / (alpha.sum() * 2).clamp(min=1.0)
+    return CHROMA_SCALE * error
 
 
 def _edge_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -90,12 +106,13 @@ class AutoencoderTask:
             "preset": self.preset,
             "images": len(self.images),
             "decoder_only": self.decoder_only,
+            "chroma_weight": CHROMA_WEIGHT,
         }
 
     def loss(
         self, batch_size: int, generator: torch.Generator, device: torch.device
     ) -> torch.Tensor:
-        """Return weighted L1 + edge L1 + a tiny KL on one batch (flipped half the time)."""
+        """Return weighted L1, edge L1, OKLab chroma L1 and a tiny KL on one batch (flips too)."""
         rows = torch.randint(len(self.images), (batch_size,), generator=generator)
         flip = torch.rand(batch_size, generator=generator) < 0.5
         batch = self.images[rows]
@@ -111,7 +128,12 @@ class AutoencoderTask:
         weights = self.weights.to(device)
         l1 = ((recon - target).abs() * weights).mean() / weights.mean()
         kl = posterior.kl().mean() / target[0].numel()
-        loss: torch.Tensor = l1 + EDGE_WEIGHT * _edge_l1(recon, target) + KL_WEIGHT * kl
+        loss: torch.Tensor = (
+            l1
+            + EDGE_WEIGHT * _edge_l1(recon, target)
+            + CHROMA_WEIGHT * _chroma_l1(recon, target)
+            + KL_WEIGHT * kl
+        )
         return loss
 
     @torch.no_grad()
@@ -127,20 +149,23 @@ class AutoencoderTask:
         return torch.cat(out)
 
     def on_checkpoint(self, step: int, ema_model: nn.Module) -> dict[str, float]:
-        """Write originals above reconstructions; return held-out L1 and PSNR (0-255 scale)."""
+        """Write originals above reconstructions; return held-out L1, PSNR and colour error."""
         recon = self.reconstruct(ema_model, self.eval_images)
         # Every n-th held-out item: the list is sorted by style, the preview should span them.
         every = max(1, len(recon) // PREVIEW_COUNT)
         originals = self.eval_images[::every][:PREVIEW_COUNT]
         preview = torch.cat([originals, recon[::every][:PREVIEW_COUNT]])
         save_grid(preview, self.out_dir / "samples" / f"step-{step:07d}.png", columns=8)
+        from pmg_engine.eval.autoencoder import measure
+
         diff = recon.float() - self.eval_images.float()
-        mse = diff.pow(2).mean().clamp(min=1e-10)
-        alpha_l1 = diff[:, 3].abs().mean()
+        figures = measure(self.eval_images, recon)
         return {
             "heldout_l1": float(diff.abs().mean()),
-            "heldout_alpha_l1": float(alpha_l1),
-            "heldout_psnr": float(10 * torch.log10(255.0**2 / mse)),
+            "heldout_alpha_l1": figures.alpha_l1,
+            "heldout_psnr": figures.psnr_db,
+            "heldout_ciede2000": figures.ciede2000,
+            "heldout_hue_error": figures.hue_error_deg,
         }
 
     def finish(self, step: int, ema_model: nn.Module) -> None:

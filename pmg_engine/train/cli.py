@@ -228,7 +228,14 @@ def autoencoder_command(init_from: Path | None, decoder_only: bool, **kw: Any) -
     show_default=True,
     help="Trained autoencoder (copied into <out>/vae on first run).",
 )
-def generator_command(vae: Path, **kw: Any) -> None:
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Start from this trained UNet (a pipeline folder or its unet/): fine-tune onto a "
+    "retrained autoencoder's latents.",
+)
+def generator_command(vae: Path, init_from: Path | None, **kw: Any) -> None:
     """Train the UNet on cached latents; writes <out>/pipeline (fp16) when it stops."""
     from pmg_engine.train.generator import GeneratorTask
     from pmg_engine.train.loop import train
@@ -241,6 +248,7 @@ def generator_command(vae: Path, **kw: Any) -> None:
         cache_dir=kw["cache"],
         preset=kw["preset"],
         seed=kw["seed"],
+        init_from=init_from,
     )
     _report("generator", train(task, options))
 

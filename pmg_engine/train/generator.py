@@ -66,6 +66,7 @@ class GeneratorTask:
         sample_count: int = 16,
         sample_steps: int = SAMPLE_STEPS,
         seed: int = 0,
+        init_from: Path | None = None,
     ) -> None:
         from diffusers import AutoencoderKL
 
@@ -101,10 +102,21 @@ class GeneratorTask:
         self.preset = preset
         self.out_dir = out_dir
         self.window = window
-        with seeded(seed):
-            self.unet: Any = build_unet(
-                preset, sample_size=latent_size(self.vae), cross_attention_dim=HIDDEN_SIZE
-            )
+        self.init_from = init_from
+        if init_from is not None:
+            # Fine-tuning: a UNet that already draws the corpus's shapes learns a changed latent
+            # space (a retrained autoencoder) in far fewer steps than one from scratch.
+            self.unet: Any = _load_unet(init_from)
+            if self.unet.config.sample_size != latent_size(self.vae):
+                raise ValueError(
+                    f"the UNet at {init_from} draws {self.unet.config.sample_size} px latents, "
+                    f"the autoencoder gives {latent_size(self.vae)}"
+                )
+        else:
+            with seeded(seed):
+                self.unet = build_unet(
+                    preset, sample_size=latent_size(self.vae), cross_attention_dim=HIDDEN_SIZE
+                )
         self.model: nn.Module = self.unet
         self.noise_scheduler = training_scheduler()
         alphas = self.noise_scheduler.alphas_cumprod.float()
@@ -126,28 +138,37 @@ class GeneratorTask:
             "scaling_factor": float(self.vae.config.scaling_factor),
             "items": len(self.items),
             "window": self.window,
+            "init_from": None if self.init_from is None else str(self.init_from),
         }
 
     def loss(
         self, batch_size: int, generator: torch.Generator, device: torch.device
     ) -> torch.Tensor:
         """Return the min-SNR weighted v-prediction loss of one batch."""
+        # The data lives where the UNet does: only the random draws (a CPU generator, so a
+        # resumed run repeats them exactly) cross over, a few MB a step.
+        self._place(device)
         rows = torch.randint(len(self.items), (batch_size,), generator=generator)
-        shape = self.mean[rows].shape
-        sample = torch.randn(shape, generator=generator)
-        x0 = (self.mean[rows] + self.std[rows] * sample) * self.vae.config.scaling_factor
+        shape = (batch_size, *self.mean.shape[1:])
+        sample = torch.randn(shape, generator=generator).to(device)
+        picked = rows.to(device)
+        x0 = (self.mean[picked] + self.std[picked] * sample) * self.vae.config.scaling_factor
         cond = self.conditioning.sample(rows, generator)
-        steps = torch.randint(0, len(self.snr), (batch_size,), generator=generator)
-        noise = torch.randn(shape, generator=generator)
+        steps = torch.randint(0, len(self.snr), (batch_size,), generator=generator).to(device)
+        noise = torch.randn(shape, generator=generator).to(device)
         noisy = self.noise_scheduler.add_noise(x0, noise, steps)
         target = self.noise_scheduler.get_velocity(x0, noise, steps)
-        pred = self.unet(
-            noisy.to(device), steps.to(device), encoder_hidden_states=cond.to(device)
-        ).sample
-        per_sample = (pred.float() - target.to(device)).pow(2).mean(dim=(1, 2, 3))
-        weight = (SNR_GAMMA / (self.snr[steps] + 1.0)).clamp(max=1.0).to(device)
+        pred = self.unet(noisy, steps, encoder_hidden_states=cond).sample
+        per_sample = (pred.float() - target).pow(2).mean(dim=(1, 2, 3))
+        weight = (SNR_GAMMA / (self.snr[steps] + 1.0)).clamp(max=1.0)
         loss: torch.Tensor = (per_sample * weight).mean()
         return loss
+
+    def _place(self, device: torch.device) -> None:
+        if self.mean.device != device:
+            self.mean, self.std = self.mean.to(device), self.std.to(device)
+            self.snr = self.snr.to(device)
+            self.conditioning.to(device)
 
     @torch.no_grad()
     def sample(self, unet: nn.Module, prompts: list[str], *, seed: int = SAMPLE_SEED) -> Any:
@@ -185,3 +206,14 @@ class GeneratorTask:
             window=self.window,
             card={**self.describe(), "steps": step},
         )
+
+
+def _load_unet(folder: Path) -> Any:
+    """Load a trained UNet in fp32 from a pipeline folder or a ``unet`` folder itself."""
+    from diffusers import UNet2DConditionModel
+
+    unet_dir = folder / "unet" if (folder / "unet" / "config.json").is_file() else folder
+    if not (unet_dir / "config.json").is_file():
+        raise FileNotFoundError(f"no UNet at {folder} (no config.json there or in unet/)")
+    factory: Any = UNet2DConditionModel
+    return factory.from_pretrained(str(unet_dir), torch_dtype=torch.float32)

@@ -109,6 +109,40 @@ def test_writes_to_data_by_default_and_to_docs_only_when_asked(
     assert "--docs" in both.output
 
 
+def test_baseline_is_evaluated_in_the_same_run_and_printed_beside(
+    folders: dict[str, Path],
+    corpus_dir: Path,
+    eval_set_path: Path,
+    tmp_path: Path,
+) -> None:
+    """--baseline: one run measures both generators with one set and settings, saves each one's
+    grid and JSON, and prints every figure as `old -> new (delta)`."""
+    torch.manual_seed(1)
+    other = save_tiny_own_model(tmp_path / "other")
+    args = [*_args(folders, corpus_dir, eval_set_path, tmp_path), "--prompts", "3"]
+    result = CliRunner().invoke(eval_group, [*args, "--baseline", str(other)])
+    assert result.exit_code == 0, result.output
+    baseline = json.loads((tmp_path / "f-baseline.json").read_text())
+    main = json.loads((tmp_path / "f.json").read_text())
+    assert baseline["models"]["generator"] == str(other)
+    assert main["models"]["generator"] == str(folders["generator"])
+    assert baseline["settings"] == main["settings"]
+    assert (tmp_path / "grid-baseline.png").is_file()
+    assert (tmp_path / "grid.png").is_file()
+    lines = result.stdout.splitlines()
+    compared = lines[
+        lines.index(f"compared: {tmp_path / 'f-baseline.json'} -> {tmp_path / 'f.json'}") + 1 :
+    ]
+    shown = {line.split(":")[0]: line for line in compared if " -> " in line}
+    for name, value in main["figures"].items():
+        before = baseline["figures"][name]
+        assert shown[name] == f"{name}: {before:.4f} -> {value:.4f} ({value - before:+.4f})"
+    refused = CliRunner().invoke(
+        eval_group, [*args, "--baseline", str(other), "--compare-to", str(tmp_path / "f.json")]
+    )
+    assert refused.exit_code == 2
+
+
 def test_compare_refuses_another_set_version(
     folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, tmp_path: Path
 ) -> None:

@@ -45,6 +45,7 @@ def test_sampled_conditioning_has_engine_layout(cache: TextCache, corpus_dir: Pa
     generator = torch.Generator().manual_seed(0)
     empty = cache.token_states(EMPTY)
     seen_uncond = seen_two_segments = False
+    seen_variants: set[str] = set()
     for _ in range(20):
         rows = torch.arange(len(items))
         cond = sampler.sample(rows, generator)
@@ -58,25 +59,38 @@ def test_sampled_conditioning_has_engine_layout(cache: TextCache, corpus_dir: Pa
                 seen_uncond = True
                 assert row[cache.window :].abs().sum() == 0
                 continue
-            starts = {
-                name: cache.token_states(texts[name]) for name in ("styled", "caption", "label")
-            }
+            names = ("styled", "styled_label", "caption", "label")
+            starts = {name: cache.token_states(texts[name]) for name in names}
             name = next(n for n, s in starts.items() if torch.equal(row[: len(s)], s))
             rest = row[len(starts[name]) :]
             style = cache.token_states(texts["style"])
             if len(rest) >= len(style) and torch.equal(rest[: len(style)], style):
                 seen_two_segments = True
                 rest = rest[len(style) :]
+            elif name in ("caption", "label"):
+                # Every variant carries the style words: a bare caption never trains.
+                raise AssertionError(f"{name} without its style segment")
+            seen_variants.add(name)
             assert rest.abs().sum() == 0
     assert seen_uncond
     assert seen_two_segments
+    assert seen_variants == {"styled", "styled_label", "caption", "label"}
 
 
-def test_prompt_embeds_pad_negative_to_the_same_shape(cache: TextCache, corpus_dir: Path) -> None:
+def test_prompt_embeds_pad_negative_to_the_same_shape(
+    cache: TextCache,
+    corpus_dir: Path,
+    cache_dir: Path,
+    minilm_loader: Callable[[], MiniLM],
+) -> None:
     """Sampling embeds: E(prompt) and E("") zero-padded to one shape, as the engine builds them."""
     prompts = sample_prompts(load_items(corpus_dir, ("style-heldout",)), 4)
     assert len(prompts) == 4
-    texts = [p for p in prompts if p in cache.index]
-    positive, negative = prompt_embeds(cache, texts)
+    # The sample prompts are held-out texts: the cache encodes them on open, as training does.
+    with_prompts = TextCache.open(
+        text_cache_path(cache_dir, 32), [*cache.texts, *prompts], minilm_loader
+    )
+    positive, negative = prompt_embeds(with_prompts, prompts)
+    assert positive.shape[0] == len(prompts)
     assert positive.shape == negative.shape
-    torch.testing.assert_close(negative[0, : cache.window], cache.token_states(EMPTY))
+    torch.testing.assert_close(negative[0, : cache.window], with_prompts.token_states(EMPTY))
