@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pmg_engine.corpus.manifest import CorpusItem
-from pmg_engine.eval.evalset import eval_set_data
+from pmg_engine.eval.evalset import EVAL_SET_NAME, eval_set_data
 
 # Concepts seen in another style, and concepts never seen: both are held out from training.
 PROMPT_SPLITS = ("style-heldout", "test")
@@ -26,7 +26,11 @@ PromptChoice = tuple[CorpusItem, list[CorpusItem]]
 
 
 def choose_prompts(
-    items: Sequence[CorpusItem], count: int, *, num_distractors: int = NUM_DISTRACTORS
+    items: Sequence[CorpusItem],
+    count: int,
+    *,
+    num_distractors: int = NUM_DISTRACTORS,
+    splits: Sequence[str] = PROMPT_SPLITS,
 ) -> list[PromptChoice]:
     """Pick ``count`` held-out renderings, styles in turn, each with same-style distractors.
 
@@ -36,10 +40,10 @@ def choose_prompts(
     # 1. Validate.
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive int, got {count!r}")
-    pool = sorted((i for i in items if i.split in PROMPT_SPLITS), key=lambda i: i.id)
+    pool = sorted((i for i in items if i.split in splits), key=lambda i: i.id)
     if len(pool) < count:
         raise ValueError(
-            f"count {count} is more than the {len(pool)} held-out renderings of {PROMPT_SPLITS}"
+            f"count {count} is more than the {len(pool)} held-out renderings of {tuple(splits)}"
         )
 
     # 2. Shuffle each style's renderings once, then take styles in turn: the set covers every
@@ -85,8 +89,14 @@ def make_eval_set(
     made_on_corpus: str,
     prompts: int = NUM_PROMPTS,
     num_distractors: int = NUM_DISTRACTORS,
+    splits: Sequence[str] = PROMPT_SPLITS,
+    name: str = EVAL_SET_NAME,
 ) -> dict[str, Any]:
-    """Return the content of a new evaluation set drawn from a corpus's ``items``."""
+    """Return the content of a new evaluation set drawn from a corpus's ``items``.
+
+    The default is the reported benchmark; ``splits=("val",)`` draws a set to tune settings
+    (such as the guidance scale) on, so the benchmark never chooses them.
+    """
     scorer_items = sorted((i for i in items if i.split == SCORER_SPLIT), key=lambda i: i.id)
     if not scorer_items:
         raise ValueError(f"the corpus has no {SCORER_SPLIT} renderings to evaluate the scorer on")
@@ -95,6 +105,7 @@ def make_eval_set(
         made_on_corpus=made_on_corpus,
         scorer_items=scorer_items,
         scorer_split=SCORER_SPLIT,
-        prompts=choose_prompts(items, prompts, num_distractors=num_distractors),
+        prompts=choose_prompts(items, prompts, num_distractors=num_distractors, splits=splits),
         num_distractors=num_distractors,
+        name=name,
     )

@@ -304,7 +304,29 @@ def compare(first: Path, second: Path) -> None:
 )
 @click.option("--prompts", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--distractors", type=click.IntRange(min=1), default=19, show_default=True)
-def make_set(corpus_dir: Path, set_version: int, out: Path, prompts: int, distractors: int) -> None:
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    type=click.Choice(["style-heldout", "test", "val"]),
+    help="Splits to draw prompts from [default: style-heldout and test, the benchmark]; "
+    "val draws a set to tune settings on.",
+)
+@click.option(
+    "--name",
+    "set_name",
+    default=None,
+    help="The set's name [default: pmg-heldout, or pmg-val for --split val].",
+)
+def make_set(
+    corpus_dir: Path,
+    set_version: int,
+    out: Path,
+    prompts: int,
+    distractors: int,
+    splits: tuple[str, ...],
+    set_name: str | None,
+) -> None:
     """Draw a new evaluation set version from a corpus (review and commit it by hand)."""
     from pmg_engine.corpus import load_manifest
     from pmg_engine.corpus.fingerprint import corpus_fingerprint
@@ -324,11 +346,23 @@ def make_set(corpus_dir: Path, set_version: int, out: Path, prompts: int, distra
             made_on_corpus=corpus_fingerprint(corpus_dir, items),
             prompts=prompts,
             num_distractors=distractors,
+            **_set_choice(splits, set_name),
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     write_eval_set(out, data)
     click.echo(f"wrote {out}: version {set_version}, digest {content_digest(data)}")
+
+
+def _set_choice(splits: tuple[str, ...], name: str | None) -> dict[str, Any]:
+    from pmg_engine.eval._prompts import PROMPT_SPLITS
+    from pmg_engine.eval.evalset import EVAL_SET_NAME
+
+    chosen = splits or PROMPT_SPLITS
+    if "val" in chosen and len(chosen) > 1:
+        raise click.UsageError("a tuning set draws from val alone; benchmark splits stay apart")
+    default = "pmg-val" if chosen == ("val",) else EVAL_SET_NAME
+    return {"splits": chosen, "name": name or default}
 
 
 def _load_eval_set(path: str) -> EvalSet:

@@ -176,6 +176,7 @@ def eval_set_data(
     scorer_split: str,
     prompts: Sequence[tuple[CorpusItem, Sequence[CorpusItem]]],
     num_distractors: int,
+    name: str = EVAL_SET_NAME,
 ) -> dict[str, Any]:
     """Return the JSON content of a set: prompt items with their distractor items, in order.
 
@@ -191,7 +192,7 @@ def eval_set_data(
         item.id: item for item in (*(p for p, _ in prompts), *(d for _, ds in prompts for d in ds))
     }
     return {
-        "name": EVAL_SET_NAME,
+        "name": name,
         "version": version,
         "made_on_corpus": made_on_corpus,
         "scorer": {"split": scorer_split, "ids": [item.id for item in scorer_items]},

@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from pmg_engine.corpus import CorpusItem
 from pmg_engine.corpus.fingerprint import corpus_fingerprint
 from pmg_engine.eval import eval_group
 from pmg_engine.eval._generate import batch_conditioning
@@ -206,6 +207,40 @@ def test_make_set_writes_a_new_version_once(corpus_dir: Path, tmp_path: Path) ->
     again = CliRunner().invoke(eval_group, [*args, "--prompts", "8", "--distractors", "1"])
     assert again.exit_code == 1
     assert "never rewritten" in again.output
+
+
+def test_make_set_draws_a_tuning_set_from_the_named_split_only(
+    corpus_dir: Path, tmp_path: Path, items: list[CorpusItem]
+) -> None:
+    """--split: prompts come from that split alone; val never mixes with the benchmark splits."""
+    out = tmp_path / "tune-v1.json"
+    base = ["make-set", "--corpus", str(corpus_dir), "--version", "1", "--distractors", "1"]
+    named = ("--split", "style-heldout", "--split", "test", "--name", "t", "--prompts", "4")
+    made = CliRunner().invoke(eval_group, [*base, "--out", str(out), *named])
+    assert made.exit_code == 0, made.output
+    loaded = load_eval_set(out)
+    split = {item.id: item.split for item in items}
+    assert loaded.name == "t"
+    assert {split[prompt.id] for prompt in loaded.prompts} == {"style-heldout", "test"}
+    # Drawn from the test split alone, the pool is that split's renderings only.
+    alone = CliRunner().invoke(
+        eval_group, [*base, "--out", str(tmp_path / "a.json"), "--split", "test"]
+    )
+    assert alone.exit_code == 1
+    assert "held-out renderings of ('test',)" in alone.output
+    mixed = CliRunner().invoke(
+        eval_group,
+        [*base, "--out", str(tmp_path / "m.json"), "--split", "val", "--split", "test"],
+    )
+    assert mixed.exit_code == 2
+    assert "val alone" in mixed.output
+    # The synthetic corpus has no val split: one sentence, nothing written.
+    none = CliRunner().invoke(
+        eval_group, [*base, "--out", str(tmp_path / "v.json"), "--split", "val"]
+    )
+    assert none.exit_code == 1
+    assert "held-out renderings of ('val',)" in none.output
+    assert not (tmp_path / "v.json").exists()
 
 
 def test_missing_model_is_one_sentence(
