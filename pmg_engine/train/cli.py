@@ -118,6 +118,15 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-size", type=int, default=None),
         click.option("--lr", type=float, default=None, help="Peak learning rate."),
         click.option(
+            "--warmup-steps", type=click.IntRange(min=0), default=None, help="Linear warm-up."
+        ),
+        click.option(
+            "--ema-decay",
+            type=click.FloatRange(0, 1, max_open=True),
+            default=None,
+            help="EMA decay of the exported weights (a short fine-tune wants a shorter one).",
+        ),
+        click.option(
             "--checkpoint-every", type=int, default=None, help="Steps between checkpoints."
         ),
         click.option(
@@ -165,8 +174,10 @@ def _options(part: str, kw: dict[str, Any]) -> TrainOptions:
         batch_size=kw["batch_size"] or defaults["batch_size"],
         lr=kw["lr"] or defaults["lr"],
         checkpoint_every=kw["checkpoint_every"] or defaults["checkpoint_every"],
-        warmup_steps=defaults["warmup_steps"],
-        ema_decay=defaults["ema_decay"],
+        warmup_steps=(
+            defaults["warmup_steps"] if kw["warmup_steps"] is None else kw["warmup_steps"]
+        ),
+        ema_decay=kw["ema_decay"] or defaults["ema_decay"],
         weight_decay=defaults["weight_decay"],
         resume=kw["resume"],
         seed=kw["seed"],

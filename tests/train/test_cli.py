@@ -53,6 +53,22 @@ def test_autoencoder_command_resumes(corpus_dir: Path, cache_dir: Path, tmp_path
     assert (tmp_path / "vae" / "config.json").exists()
 
 
+def test_warmup_and_ema_decay_reach_the_loop(
+    corpus_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """--warmup-steps and --ema-decay override the part's defaults (recorded in the checkpoint)."""
+    args = [
+        *("autoencoder", "--corpus", str(corpus_dir), "--out", str(tmp_path)),
+        *("--cache", str(cache_dir), "--preset", "tiny", "--batch-size", "2", "--device", "cpu"),
+        *("--max-steps", "1", "--warmup-steps", "0", "--ema-decay", "0.9"),
+    ]
+    result = CliRunner().invoke(train_group, args)
+    assert result.exit_code == 0, result.output
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
+    assert state["options"]["warmup_steps"] == "0"
+    assert state["options"]["ema_decay"] == "0.9"
+
+
 def test_export_command_writes_the_pack(
     trained_generator: Path, trained_scorer: Path, tmp_path: Path
 ) -> None:
