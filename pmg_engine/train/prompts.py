@@ -59,7 +59,8 @@ class ConditioningSampler:
 
     Sampling is vectorised: a table gives each (variant, item) its first and second cache row,
     and one gather builds the batch, on whatever device the sampler was moved to. The per-row
-    Python loop it replaces bound the GPU run at 6-8 steps/s.
+    Python loop it replaces launched three small copies per sample, the likely bound of the GPU
+    run at 6-8 steps/s; on CPU both cost the same (``benchmarks/conditioning_sampler.py``).
     """
 
     def __init__(self, cache: TextCache, items: Sequence[CorpusItem]) -> None:
@@ -106,12 +107,16 @@ class ConditioningSampler:
         in_head = position < head_len.unsqueeze(1)
         tail_position = position - head_len.unsqueeze(1)
         in_tail = ~in_head & (tail_position < tail_len.unsqueeze(1))
-        span = self.tokens.shape[1]
-        from_head = self.tokens[head.unsqueeze(1), position.clamp(max=span - 1)]
-        from_tail = self.tokens[tail.clamp(min=0).unsqueeze(1), tail_position.clamp(0, span - 1)]
+        # One gather: each output position reads the head, the tail, or (masked) anything.
+        source = torch.where(in_head, head.unsqueeze(1), tail.clamp(min=0).unsqueeze(1))
+        span, width = self.tokens.shape[1:]
+        offset = torch.where(in_head, position, tail_position).clamp(0, span - 1)
+        flat = (source * span + offset).flatten()
         # fp32: CPU autocast refuses to concatenate the cache's fp16 rows downstream.
-        out = torch.where(in_head.unsqueeze(-1), from_head, from_tail).float()
-        return out * (in_head | in_tail).unsqueeze(-1)
+        out = self.tokens.view(-1, width).index_select(0, flat).float()
+        out = out.view(len(items), length, width)
+        out[~(in_head | in_tail)] = 0
+        return out
 
 
 def prompt_embeds(cache: TextCache, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
