@@ -33,6 +33,8 @@ DEFAULT_EVAL_DIR = Path("data/eval")
 DOCS_SAMPLES_DIR = Path("docs/samples")
 GRID_NAME = "generator-grid.png"
 FIGURES_NAME = "eval-models.json"
+# The result of the pack the builtin generator replaced, measured in the same run as its own.
+PREVIOUS_PACK_RESULT = "previous-pack-eval.json"
 
 
 @click.group("eval")
@@ -210,10 +212,13 @@ def models(
     identity = run_identity(eval_set, corpus_dir)
     for line in identity.lines():
         click.echo(line)
+    planned = {**identity.to_json(), "settings": asdict(settings)}
     if earlier is not None and compare_to is not None:
         # Refused now, not after minutes of generation: the figures could not be compared.
-        planned = {**identity.to_json(), "settings": asdict(settings)}
         _check_comparable(earlier, planned, compare_to, json_out)
+    elif baseline is None and (generator_path, scorer_path, reference_path) == (_BUILTIN,) * 3:
+        # The shipped pack is compared with the one it replaced, whose result ships beside it.
+        earlier, compare_to = _previous_pack(planned)
     # 3. With a baseline, it runs first, through the same code, into files of its own.
     if baseline is not None:
         click.echo(f"baseline: {_shown(baseline[0])}")
@@ -229,6 +234,22 @@ def models(
         _echo_comparison(earlier, data, compare_to, json_out)
     if baseline is not None:
         click.echo(f"both took {time.perf_counter() - started:.0f} s")
+
+
+def _previous_pack(planned: dict[str, Any]) -> tuple[dict[str, Any] | None, Path | None]:
+    from pmg_engine.eval.evalset import NotComparableError, check_comparable
+    from pmg_engine.runtime import BUILTIN_GENERATOR
+
+    path = BUILTIN_GENERATOR / PREVIOUS_PACK_RESULT
+    if not path.is_file():
+        return None, None
+    previous = _read_result(path)
+    try:
+        check_comparable(previous, planned)
+    except NotComparableError as error:
+        click.echo(f"not compared with the previous pack: {error}")
+        return None, None
+    return previous, path
 
 
 def _baseline_path(path: Path) -> Path:

@@ -144,6 +144,44 @@ def test_baseline_is_evaluated_in_the_same_run_and_printed_beside(
     assert refused.exit_code == 2
 
 
+def test_builtin_pack_is_compared_with_the_pack_it_replaced(
+    folders: dict[str, Path],
+    corpus_dir: Path,
+    eval_set_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the builtin models, the previous pack's result shipped beside the generator is
+    printed beside the new figures; with other settings it says why it is not."""
+    import pmg_engine.runtime as runtime
+
+    assets = tmp_path / "assets"
+    shutil.copytree(folders["generator"], assets / "generator")
+    shutil.copytree(folders["scorer"], assets / "scorer")
+    shutil.copytree(folders["reference"], assets / "reference-index")
+    monkeypatch.setattr(runtime, "ASSETS", assets)
+    monkeypatch.setattr(runtime, "BUILTIN_GENERATOR", assets / "generator")
+    monkeypatch.setattr(runtime, "BUILTIN_SCORER", assets / "scorer")
+    args = [
+        *("models", "--corpus", str(corpus_dir), "--eval-set", str(eval_set_path)),
+        *("--steps", "2", "--batch-size", "5", "--device", "cpu", "--prompts", "2"),
+        *("--grid", str(tmp_path / "g.png"), "--json-out", str(tmp_path / "f.json")),
+    ]
+    first = CliRunner().invoke(eval_group, args)
+    assert first.exit_code == 0, first.output
+    assert "compared:" not in first.output
+    previous = assets / "generator" / "previous-pack-eval.json"
+    shutil.copy(tmp_path / "f.json", previous)
+    again = CliRunner().invoke(eval_group, args)
+    assert again.exit_code == 0, again.output
+    assert f"compared: {previous} -> {tmp_path / 'f.json'}" in again.output
+    other = CliRunner().invoke(eval_group, [*args, "--steps", "3"])
+    assert other.exit_code == 0, other.output
+    assert "not compared with the previous pack: the results were measured with different" in (
+        other.output
+    )
+
+
 def test_compare_refuses_another_set_version(
     folders: dict[str, Path], corpus_dir: Path, eval_set_path: Path, tmp_path: Path
 ) -> None:
