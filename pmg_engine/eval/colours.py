@@ -46,10 +46,16 @@ class ColourCase:
 def colour_cases(seed: int = 0) -> list[ColourCase]:
     """Return every colour prompt with each of its seeds (``seed`` shifts them all)."""
     return [
-        ColourCase(colour=colour, prompt=f"a {colour} {thing}", seed=seed + 1000 * i + k)
+        ColourCase(
+            colour=colour, prompt=f"{_article(colour)} {colour} {thing}", seed=seed + 1000 * i + k
+        )
         for i, (colour, thing) in enumerate(COLOUR_PROMPTS)
         for k in range(SEEDS_PER_PROMPT)
     ]
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def follows(image: Image.Image, colour: str) -> bool:

@@ -41,6 +41,7 @@ def test_cases_cover_every_prompt_with_distinct_seeds() -> None:
     assert len(cases) == len(COLOUR_PROMPTS) * SEEDS_PER_PROMPT
     assert len({case.seed for case in cases}) == len(cases)
     assert cases[0].prompt == "a red apple"
+    assert "an orange cat" in {case.prompt for case in cases}
     assert [c.seed + 5 for c in cases] == [c.seed for c in colour_cases(5)]
 
 
