@@ -1,9 +1,12 @@
-"""Describe the machine a benchmark runs on, in one line (printed with every result)."""
+"""What a benchmark needs besides its subject: the machine it ran on, in one line, and timing."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,3 +29,13 @@ def machine() -> str:
         f"torch {torch.__version__} ({torch.get_num_threads()} threads) | "
         f"Python {platform.python_version()}"
     )
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    """Return the median wall time of ``repeats`` calls of ``run``."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)

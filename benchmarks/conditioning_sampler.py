@@ -13,9 +13,7 @@ The per-row loop here is the earlier sampler's code, kept as the baseline.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._machine import machine
+from benchmarks._machine import machine, median_seconds
 from pmg_engine.train.prompts import UNCOND_PROBABILITY, VARIANTS, ConditioningSampler
 from pmg_engine.train.textcache import MAX_CHUNKS
 
@@ -61,15 +59,6 @@ def _baseline(sampler: ConditioningSampler, tokens: torch.Tensor, chunks: torch.
     return sample
 
 
-def _median(run: object, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def main() -> None:
     """Print the batch assembly figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,8 +88,10 @@ def main() -> None:
     print(f"{'batch':>6} {'per-row loop (ms)':>18} {'gather (ms)':>12} {'speed-up':>9}")
     for batch in (64, 512):
         rows = torch.randint(args.items, (batch,), generator=generator)
-        before = _median(lambda rows=rows: loop(rows, generator), args.repeats) * 1000
-        after = _median(lambda rows=rows: sampler.sample(rows, generator), args.repeats) * 1000
+        before = median_seconds(lambda rows=rows: loop(rows, generator), args.repeats) * 1000
+        after = (
+            median_seconds(lambda rows=rows: sampler.sample(rows, generator), args.repeats) * 1000
+        )
         print(f"{batch:>6} {before:>18.2f} {after:>12.2f} {before / after:>8.1f}x")
 
 

@@ -14,16 +14,14 @@ and each at 1 and 2 torch threads. Medians over the repeats; the machine is prin
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._machine import machine
+from benchmarks._machine import machine, median_seconds
 from pmg_engine.implicit import HistoryLLM, HistoryState, SoftPromptConfig, SoftPromptModule
 
 HISTORY = [
@@ -38,15 +36,6 @@ HISTORY = [
     'User asked for a sticker of "magic wand"',
     'User said: "shiny rounded stickers with gradients are so pretty"',
 ] * 2
-
-
-def _median(run: object, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -65,7 +54,7 @@ def main() -> None:
         torch.set_num_threads(threads)
         print(machine())
         state = llm.history_state(HISTORY)
-        cache = _median(lambda: llm.history_state(HISTORY), args.repeats)
+        cache = median_seconds(lambda: llm.history_state(HISTORY), args.repeats)
 
         def cached_step(state: HistoryState = state) -> None:
             soft = llm.soft_tokens(module, [state] * args.batch)
@@ -94,8 +83,8 @@ def main() -> None:
             )
             module.mapping(out.last_hidden_state[:, -config.num_tokens :]).pow(2).mean().backward()
 
-        step = _median(cached_step, args.repeats)
-        full = _median(full_step, max(1, args.repeats // 2))
+        step = median_seconds(cached_step, args.repeats)
+        full = median_seconds(full_step, max(1, args.repeats // 2))
         print(f"  history prompt: {len(ids)} tokens")
         print(f"  history cache (once per user)            {cache:8.3f} s")
         print(f"  step, cached history (batch {args.batch:3d})        {step:8.3f} s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -13,8 +13,21 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from pmg_engine.eval._run import EvalSettings
-    from pmg_engine.eval.evalset import EvalPrompt
     from pmg_engine.generators.base import ImageGenerator
+
+
+class Drawable(Protocol):
+    """What one evaluation image is drawn from: a prompt and its own seed."""
+
+    @property
+    def prompt(self) -> str:
+        """The text the generator is conditioned on."""
+        ...
+
+    @property
+    def seed(self) -> int:
+        """The seed, before the run's ``settings.seed`` is added."""
+        ...
 
 
 def batch_conditioning(generator: ImageGenerator, prompts: Sequence[str]) -> Conditioning:
@@ -53,7 +66,7 @@ def batch_conditioning(generator: ImageGenerator, prompts: Sequence[str]) -> Con
 
 def generate(
     generator: ImageGenerator,
-    cases: Sequence[EvalPrompt],
+    cases: Sequence[Drawable],
     settings: EvalSettings,
     *,
     references: Sequence[Image.Image] | None = None,

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from pmg_engine.corpus.manifest import CorpusItem
 from pmg_engine.eval._generate import generate
 from pmg_engine.eval._prompts import NUM_DISTRACTORS, NUM_PROMPTS
-from pmg_engine.eval.colours import ColourCase, colour_cases, colour_figures
+from pmg_engine.eval.colours import colour_cases, colour_figures
 from pmg_engine.eval.evalset import EvalPrompt, EvalSet, resolve_items
 from pmg_engine.eval.metrics import match_rate, retrieval
 from pmg_engine.eval.samples import load_images, save_grid
@@ -181,24 +181,6 @@ def prompt_figures(
     }
 
 
-def _generate_texts(
-    generator: ImageGenerator, cases: Sequence[ColourCase], settings: EvalSettings
-) -> list[Image.Image]:
-    """Draw free-text prompts (not from the set) with their own seeds, batched."""
-    from pmg_engine.eval._generate import batch_conditioning
-
-    images: list[Image.Image] = []
-    for start in range(0, len(cases), settings.batch_size):
-        batch = cases[start : start + settings.batch_size]
-        images += generator.generate(
-            batch_conditioning(generator, [case.prompt for case in batch]),
-            seeds=[case.seed for case in batch],
-            num_inference_steps=settings.num_inference_steps,
-            guidance_scale=settings.guidance_scale,
-        )
-    return images
-
-
 def evaluate_models(
     *,
     items: Sequence[CorpusItem],
@@ -272,8 +254,8 @@ def evaluate_models(
 
     # 5. Colour words: does "a red apple" come out red (and "a blue apple" blue)?
     started = time.perf_counter()
-    colour_cases_ = colour_cases(settings.seed)
-    coloured = _generate_texts(generator, colour_cases_, settings)
+    colour_cases_ = colour_cases()
+    coloured = generate(generator, colour_cases_, settings)
     report.timings["colour prompts"] = time.perf_counter() - started
     report.figures.update(colour_figures(colour_cases_, coloured))
     progress("colour prompts", len(coloured), len(coloured))
