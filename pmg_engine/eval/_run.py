@@ -56,7 +56,7 @@ class EvalSettings:
 
     prompts: int = NUM_PROMPTS
     num_inference_steps: int = 20
-    guidance_scale: float = 5.0
+    guidance_scale: float = 3.0
     strength: float = 0.6
     seed: int = 0
     batch_size: int = 50

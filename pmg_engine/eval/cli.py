@@ -91,7 +91,7 @@ eval_group.add_command(upscaler_command)
     help="Use only the set's first N prompts (default: all; figures then match no other run).",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--guidance-scale", type=click.FloatRange(min=0), default=5.0, show_default=True)
+@click.option("--guidance-scale", type=click.FloatRange(min=0), default=3.0, show_default=True)
 @click.option(
     "--strength",
     type=click.FloatRange(0, 1, min_open=True),
@@ -249,7 +249,7 @@ def _previous_pack(planned: dict[str, Any]) -> tuple[dict[str, Any] | None, Path
     except NotComparableError as error:
         click.echo(f"not compared with the previous pack: {error}")
         return None, None
-    return previous, path
+    return previous, Path(_shown(path))
 
 
 def _baseline_path(path: Path) -> Path:
