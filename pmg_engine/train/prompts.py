@@ -60,7 +60,8 @@ class ConditioningSampler:
     Sampling is vectorised: a table gives each (variant, item) its first and second cache row,
     and one gather builds the batch, on whatever device the sampler was moved to. The per-row
     Python loop it replaces launched three small copies per sample, the likely bound of the GPU
-    run at 6-8 steps/s; on CPU both cost the same (``benchmarks/conditioning_sampler.py``).
+    run at 6-8 steps/s; on two CPU cores it is 1.4-1.7x faster
+    (``benchmarks/conditioning_sampler.py``).
     """
 
     def __init__(self, cache: TextCache, items: Sequence[CorpusItem]) -> None:
