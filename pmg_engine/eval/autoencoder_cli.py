@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+from pmg_engine.eval.samples import DEFAULT_EVAL_DIR, DOCS_SAMPLES_DIR
 
-DEFAULT_EVAL_DIR = Path("data/eval")
-DOCS_SAMPLES_DIR = Path("docs/samples")
 GRID_NAME = "autoencoder-colour-grid.png"
 FIGURES_NAME = "eval-autoencoder.json"
 DEFAULT_COUNT = 512

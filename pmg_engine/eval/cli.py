@@ -17,6 +17,7 @@ import click
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
 from pmg_engine.eval.autoencoder_cli import autoencoder_command
 from pmg_engine.eval.personalization_cli import personalization_command
+from pmg_engine.eval.samples import DEFAULT_EVAL_DIR, DOCS_SAMPLES_DIR
 from pmg_engine.eval.upscaler_cli import upscaler_command
 
 if TYPE_CHECKING:
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from pmg_engine.reference import ReferenceIndex
 
 _BUILTIN = "builtin"
-# Runs write here; docs/samples/ changes only with --docs, when the docs are meant to change.
-DEFAULT_EVAL_DIR = Path("data/eval")
-DOCS_SAMPLES_DIR = Path("docs/samples")
 GRID_NAME = "generator-grid.png"
 FIGURES_NAME = "eval-models.json"
 # The result of the pack the builtin generator replaced, measured in the same run as its own.

@@ -12,6 +12,10 @@ from pmg_engine.corpus.manifest import CorpusItem
 if TYPE_CHECKING:
     from PIL import Image
 
+# Every `pmg eval` command writes here; docs/samples/ only with --docs, when the docs change.
+DEFAULT_EVAL_DIR = Path("data/eval")
+DOCS_SAMPLES_DIR = Path("docs/samples")
+
 
 def load_images(corpus_dir: Path, items: Sequence[CorpusItem], size: int = 64) -> list[Image.Image]:
     """Read each item's rendering of ``size`` px (else its smallest) as RGBA."""

@@ -10,9 +10,8 @@ import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
 from pmg_engine.corpus.packages import DEFAULT_CACHE_DIR
+from pmg_engine.eval.samples import DEFAULT_EVAL_DIR, DOCS_SAMPLES_DIR
 
-DEFAULT_EVAL_DIR = Path("data/eval")
-DOCS_SAMPLES_DIR = Path("docs/samples")
 GRID_NAME = "upscaler-grid.png"
 FIGURES_NAME = "eval-upscaler.json"
 GRID_ROWS = 6
