@@ -22,7 +22,8 @@ from pmg_engine.eval.upscaler_cli import upscaler_command
 
 if TYPE_CHECKING:
     from pmg_engine.corpus.manifest import CorpusItem
-    from pmg_engine.eval.evalset import EvalSet
+    from pmg_engine.eval._run import EvalSettings
+    from pmg_engine.eval.evalset import EvalSet, RunIdentity
     from pmg_engine.generators import DiffusersGenerator
     from pmg_engine.generators.base import DeviceName
     from pmg_engine.models.scorer import MiniScorer
@@ -258,8 +259,8 @@ def _evaluate(
     corpus_dir: Path,
     folders: tuple[Path, Path, Path],
     eval_set: EvalSet,
-    identity: Any,
-    settings: Any,
+    identity: RunIdentity,
+    settings: EvalSettings,
     device: str,
     grid_path: Path,
     json_out: Path,
