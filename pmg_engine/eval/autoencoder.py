@@ -53,13 +53,16 @@ class AutoencoderFigures:
 
 @torch.no_grad()
 def reconstruct(vae: Any, images: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
-    """Return uint8 RGBA reconstructions of uint8 ``images`` through the latent mean."""
+    """Return uint8 RGBA reconstructions of uint8 ``images`` through the latent mean (on CPU),
+    running on whatever device ``vae`` is on."""
+    from pmg_engine.train.data import from_model_range, to_model_range
+
+    device = next(vae.parameters()).device
     out = []
     for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].float() / 127.5 - 1.0
+        x = to_model_range(images[start : start + batch_size]).to(device)
         latents = vae.encode(x).latent_dist.mean
-        y = vae.decode(latents).sample.float().clamp(-1, 1)
-        out.append(((y + 1.0) * 127.5).round().to(torch.uint8))
+        out.append(from_model_range(vae.decode(latents).sample).cpu())
     return torch.cat(out)
 
 

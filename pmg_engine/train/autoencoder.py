@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pmg_engine.train.configs import build_autoencoder, count_parameters, seeded
-from pmg_engine.train.data import from_model_range, load_images, load_items, to_model_range
+from pmg_engine.train.data import load_images, load_items, to_model_range
 from pmg_engine.train.grid import save_grid
 
 logger = logging.getLogger(__name__)
@@ -136,28 +136,16 @@ class AutoencoderTask:
         )
         return loss
 
-    @torch.no_grad()
-    def reconstruct(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-        """Return uint8 reconstructions of uint8 RGBA ``images`` through the latent mean."""
-        vae: Any = model
-        device = next(model.parameters()).device
-        out = []
-        for start in range(0, len(images), 64):
-            x = to_model_range(images[start : start + 64]).to(device)
-            latents = vae.encode(x).latent_dist.mean
-            out.append(from_model_range(vae.decode(latents).sample).cpu())
-        return torch.cat(out)
-
     def on_checkpoint(self, step: int, ema_model: nn.Module) -> dict[str, float]:
         """Write originals above reconstructions; return held-out L1, PSNR and colour error."""
-        recon = self.reconstruct(ema_model, self.eval_images)
+        from pmg_engine.eval.autoencoder import measure, reconstruct
+
+        recon = reconstruct(ema_model, self.eval_images)
         # Every n-th held-out item: the list is sorted by style, the preview should span them.
         every = max(1, len(recon) // PREVIEW_COUNT)
         originals = self.eval_images[::every][:PREVIEW_COUNT]
         preview = torch.cat([originals, recon[::every][:PREVIEW_COUNT]])
         save_grid(preview, self.out_dir / "samples" / f"step-{step:07d}.png", columns=8)
-        from pmg_engine.eval.autoencoder import measure
-
         diff = recon.float() - self.eval_images.float()
         figures = measure(self.eval_images, recon)
         return {
