@@ -120,9 +120,9 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor, dim: int = -1) -> torch.Te
     )
 
 
-def hue_degrees(rgb: torch.Tensor, dim: int = -3) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the CIELab hue angle in degrees and the chroma of sRGB values in [0, 1]."""
-    _, a, b = srgb_to_lab(rgb, dim).unbind(dim)
+def hue_degrees(lab: torch.Tensor, dim: int = -3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the hue angle in degrees and the chroma of CIELab values."""
+    _, a, b = lab.unbind(dim)
     return torch.rad2deg(torch.atan2(b, a)) % 360, torch.hypot(a, b)
 
 

@@ -78,8 +78,8 @@ def measure(originals: torch.Tensor, recon: torch.Tensor) -> AutoencoderFigures:
     lab_in = srgb_to_lab(originals[:, :3].float() / 255)
     lab_out = srgb_to_lab(recon[:, :3].float() / 255)
     delta = ciede2000(lab_in.movedim(1, -1)[visible], lab_out.movedim(1, -1)[visible])
-    hue_in, chroma_in = hue_degrees(originals[:, :3].float() / 255)
-    hue_out, _ = hue_degrees(recon[:, :3].float() / 255)
+    hue_in, chroma_in = hue_degrees(lab_in)
+    hue_out, _ = hue_degrees(lab_out)
     saturated = visible & (chroma_in >= SATURATED_CHROMA)
     hue = hue_error(hue_in[saturated], hue_out[saturated]) if bool(saturated.any()) else None
     return AutoencoderFigures(

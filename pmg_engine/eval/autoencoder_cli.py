@@ -10,6 +10,7 @@ import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
 from pmg_engine.eval.samples import DEFAULT_EVAL_DIR, DOCS_SAMPLES_DIR
+from pmg_engine.train.cli import DEFAULT_ROOT
 
 GRID_NAME = "autoencoder-colour-grid.png"
 FIGURES_NAME = "eval-autoencoder.json"
@@ -35,7 +36,7 @@ DEFAULT_COUNT = 512
     "--cache",
     "cache_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/train/cache"),
+    default=DEFAULT_ROOT / "cache",
     show_default=True,
     help="Where decoded renderings are cached (shared with `pmg train`).",
 )
