@@ -158,10 +158,13 @@ def prompt_figures(
     cases: Sequence[EvalPrompt],
     images: Sequence[Image.Image],
     *,
-    mode: str,
+    label: str,
     batch_size: int = 128,
 ) -> dict[str, float]:
-    """Rank each image against its prompt and distractors; rate of the asked style."""
+    """Rank each image against its prompt and distractors; rate of the asked style.
+
+    The figures are named ``"<label> top-1"`` and ``"<label> style control"``.
+    """
     if len(cases) != len(images) or not cases:
         raise ValueError(f"got {len(cases)} prompts for {len(images)} images; need one each")
     texts = sorted({text for case in cases for text in case.texts})
@@ -176,8 +179,8 @@ def prompt_figures(
     )
     styles = classify(scorer, images, batch_size)
     return {
-        f"generator {mode} top-1": retrieval(sims, [0] * len(cases), ks=(1,))[1],
-        f"generator {mode} style control": match_rate(styles, [case.style for case in cases]),
+        f"{label} top-1": retrieval(sims, [0] * len(cases), ks=(1,))[1],
+        f"{label} style control": match_rate(styles, [case.style for case in cases]),
     }
 
 
@@ -229,7 +232,7 @@ def evaluate_models(
     )
     report.timings["text-to-image"] = time.perf_counter() - started
     save_grid(plain[: settings.grid_size**2], grid_path, columns=settings.grid_size)
-    report.figures.update(prompt_figures(scorer, cases, plain, mode="text-to-image"))
+    report.figures.update(prompt_figures(scorer, cases, plain, label="generator text-to-image"))
 
     # 4. Reference-guided: start from the nearest indexed rendering, in the asked style if held.
     started = time.perf_counter()
@@ -242,7 +245,11 @@ def evaluate_models(
         on_batch=lambda done: progress("reference-guided", done, total),
     )
     report.timings["reference-guided"] = time.perf_counter() - started
-    report.figures.update(prompt_figures(scorer, cases, guided, mode="reference-guided"))
+    report.figures.update(prompt_figures(scorer, cases, guided, label="generator reference-guided"))
+    # The ceiling the scorer allows: the same ranking of each prompt's own held-out rendering.
+    # A generator cannot score much above it, since the scorer misreads some real stickers too.
+    own = load_images(corpus_dir, resolve_items(eval_set, items, [case.id for case in cases]))
+    report.figures.update(prompt_figures(scorer, cases, own, label="ceiling own renderings"))
     # How often the start was in the asked style, and the same concept in another style: a
     # reference of the prompt's own concept makes top-1 easier, so the report says how often.
     report.figures["reference-guided start in asked style"] = match_rate(

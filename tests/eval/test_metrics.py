@@ -59,13 +59,13 @@ def test_prompt_figures_known_and_random(
     """Images of the prompted concept rank first with the perfect scorer, ~chance with random."""
     cases = list(eval_set.prompts)
     images = load_images(corpus_dir, resolve_items(eval_set, items, [c.id for c in cases]))
-    perfect = prompt_figures(PixelScorer(), cases, images, mode="text-to-image")
+    perfect = prompt_figures(PixelScorer(), cases, images, label="generator text-to-image")
     assert perfect == {
         "generator text-to-image top-1": 1.0,
         "generator text-to-image style control": 1.0,
     }
-    wrong = prompt_figures(PixelScorer(), cases, images[1:] + images[:1], mode="x")
+    wrong = prompt_figures(PixelScorer(), cases, images[1:] + images[:1], label="generator x")
     assert wrong["generator x top-1"] < 1.0
     many = cases * 50
-    rates = prompt_figures(RandomScorer(), many, images * 50, mode="r", batch_size=64)
+    rates = prompt_figures(RandomScorer(), many, images * 50, label="generator r", batch_size=64)
     assert rates["generator r top-1"] == pytest.approx(0.5, abs=0.1)  # one distractor: chance 1/2
