@@ -19,6 +19,7 @@ from pmg_engine.eval.colours import colour_cases, colour_figures
 from pmg_engine.eval.evalset import EvalPrompt, EvalSet, resolve_items
 from pmg_engine.eval.metrics import match_rate, retrieval
 from pmg_engine.eval.samples import load_images, save_grid
+from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -56,7 +57,7 @@ class EvalSettings:
 
     prompts: int = NUM_PROMPTS
     num_inference_steps: int = 20
-    guidance_scale: float = 3.0
+    guidance_scale: float = BUILTIN_GUIDANCE_SCALE
     strength: float = 0.6
     seed: int = 0
     batch_size: int = 50

@@ -90,7 +90,12 @@ eval_group.add_command(upscaler_command)
     help="Use only the set's first N prompts (default: all; figures then match no other run).",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--guidance-scale", type=click.FloatRange(min=0), default=3.0, show_default=True)
+@click.option(
+    "--guidance-scale",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Classifier-free guidance [default: 3, the builtin pack's, chosen on pmg-val].",
+)
 @click.option(
     "--strength",
     type=click.FloatRange(0, 1, min_open=True),
@@ -157,7 +162,7 @@ def models(
     eval_set_path: str,
     prompts: int | None,
     steps: int,
-    guidance_scale: float,
+    guidance_scale: float | None,
     strength: float,
     batch_size: int,
     device: str,
@@ -191,7 +196,9 @@ def models(
         settings = EvalSettings(
             prompts=len(eval_set.prompts) if prompts is None else prompts,
             num_inference_steps=steps,
-            guidance_scale=guidance_scale,
+            guidance_scale=EvalSettings.guidance_scale
+            if guidance_scale is None
+            else guidance_scale,
             strength=strength,
             seed=seed,
             batch_size=batch_size,

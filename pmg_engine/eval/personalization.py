@@ -46,6 +46,7 @@ from pmg_engine.conditioning import (
     build_conditioning_grid,
     personalization_grid,
 )
+from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
 from pmg_engine.scoring.selection import score_candidates
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class EvalOptions:
     """Sampling and selection settings shared by every method."""
 
     num_inference_steps: int = 20
-    guidance_scale: float = 5.0
+    guidance_scale: float = BUILTIN_GUIDANCE_SCALE
     personalization_weight: float = 2 / 3
     grid: tuple[float, ...] = (0.5, 1.0, 1.5)
     batch_size: int = 16

@@ -56,6 +56,12 @@ QUICK_USERS = 24
 )
 @click.option("--quick", is_flag=True, help=f"{QUICK_USERS} users: minutes on a CPU.")
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--guidance-scale",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Classifier-free guidance [default: 3, the builtin pack's, chosen on pmg-val].",
+)
 @click.option("--weight", type=click.FloatRange(0, 1), default=2 / 3, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--sweep/--no-sweep", default=True, show_default=True, help="The 0 -> 1 plot.")

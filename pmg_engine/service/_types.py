@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
 from pmg_engine.states import Kind
 from pmg_engine.text import clean_text
 
@@ -47,7 +48,7 @@ class ServiceConfig:
 
     outputs_dir: Path
     num_inference_steps: int = 25
-    guidance_scale: float = 5.0
+    guidance_scale: float = BUILTIN_GUIDANCE_SCALE
     # Paper section 4: candidates over a grid of condition weights, scaled by alpha.
     preference_grid: tuple[float, ...] = (0.5, 1.0, 1.5)
     max_prompt_chars: int = 300

@@ -83,3 +83,17 @@ def test_unknown_setting_in_toml_is_refused(
     monkeypatch.setenv("PMG_CONFIG_FILE", str(toml))
     with pytest.raises(SettingsError, match=r"queue\.bakend"):
         load_settings()
+
+
+def test_default_guidance_is_the_builtin_packs() -> None:
+    """The bot, the service and both evaluations draw with the guidance chosen on pmg-val."""
+    from pmg_engine.eval._run import EvalSettings
+    from pmg_engine.eval.personalization import EvalOptions
+    from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
+    from pmg_engine.service import ServiceConfig
+
+    settings = load_settings()
+    assert settings.generator.guidance_scale == BUILTIN_GUIDANCE_SCALE
+    assert EvalSettings().guidance_scale == BUILTIN_GUIDANCE_SCALE
+    assert EvalOptions().guidance_scale == BUILTIN_GUIDANCE_SCALE
+    assert ServiceConfig(outputs_dir=Path()).guidance_scale == BUILTIN_GUIDANCE_SCALE

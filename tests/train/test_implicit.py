@@ -181,7 +181,7 @@ def test_eval_personalization_reports_every_method(
     tiny_model_dir: Path,
     tmp_path: Path,
 ) -> None:
-    """A tiny run prints the JSON of all methods and writes the table, CSV and plot."""
+    """A tiny run prints the JSON of all methods (at the guidance asked) and writes the files."""
     result = CliRunner().invoke(
         eval_group,
         [
@@ -200,6 +200,8 @@ def test_eval_personalization_reports_every_method(
             "2",
             "--steps",
             "2",
+            "--guidance-scale",
+            "4",
             "--json",
             "--out",
             str(tmp_path),
@@ -208,6 +210,7 @@ def test_eval_personalization_reports_every_method(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout[result.stdout.index("{") :])
     assert data["users"] == 2
+    assert any("guidance 4.0" in note for note in data["notes"])
     assert set(data["methods"]) == {
         "none",
         "keywords",
