@@ -11,9 +11,12 @@ from click.testing import CliRunner
 
 from pmg_engine.corpus.manifest import CorpusItem, write_manifest
 from pmg_engine.eval.cli import eval_group
+from pmg_engine.implicit import SoftPromptConfig, SoftPromptModule
+from pmg_engine.implicit._soft_prompt import load_module
 from pmg_engine.implicit.users import GROUPS, LOOKS, build_users
 from pmg_engine.train.cli import train_group
 from pmg_engine.train.data import load_items
+from pmg_engine.train.implicit import keep_best, read_best
 from tests.train.conftest import COLOURS, SHAPES, draw_shape
 
 # Real corpus style names (the users' looks refer to them) drawn as the test shapes.
@@ -140,9 +143,39 @@ def test_train_implicit_exports_a_module_and_resumes(
     card = json.loads((module / "training.json").read_text())
     assert card["steps"] == 2
     assert card["timesteps"][0] > 0
+    # The export is the checkpoint with the lowest val loss, recorded beside it.
+    best = json.loads((trained_module / "best" / "best.json").read_text())
+    assert card["selected_step"] == best["step"] <= 2
+    assert card["selected_val_loss"] == best["val_loss"]
     output = _train(trained_module, style_corpus, trained_generator / "pipeline", tiny_model_dir, 3)
     assert "step 3 (+1" in output
     assert json.loads((module / "training.json").read_text())["steps"] == 3
+
+
+def _tiny_module(seed: int) -> SoftPromptModule:
+    config = SoftPromptConfig(
+        llm="tiny", hidden_size=8, num_layers=2, num_kv_heads=1, head_dim=8,
+        text_width=4, text_space="tiny-text",
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    return SoftPromptModule(config)
+
+
+def test_keep_best_keeps_the_lowest_val_loss_of_one_run(tmp_path: Path) -> None:
+    """Lower losses replace the kept module, higher ones do not; a restart replaces it."""
+    folder = tmp_path / "best"
+    first, second, third = _tiny_module(0), _tiny_module(1), _tiny_module(2)
+    assert keep_best(folder, 100, {"val_loss": 0.30}, first)
+    assert keep_best(folder, 200, {"val_loss": 0.27}, second)
+    assert not keep_best(folder, 300, {"val_loss": 0.29}, third)
+    assert not keep_best(folder, 400, {}, third)  # no val users: nothing to compare
+    assert read_best(folder) == {"step": 200, "val_loss": 0.27}
+    kept = load_module(folder).state_dict()
+    for name, value in second.state_dict().items():
+        torch.testing.assert_close(kept[name], value.half().float())
+    # A run started again from scratch checkpoints at an earlier step: its module replaces it.
+    assert keep_best(folder, 100, {"val_loss": 0.31}, third)
+    assert read_best(folder) == {"step": 100, "val_loss": 0.31}
 
 
 def test_only_the_module_receives_gradients(
