@@ -238,7 +238,8 @@ class ImplicitTask:
         """Export the best EMA module by validation loss (the last without val users)."""
         if not isinstance(ema_model, SoftPromptModule):
             raise TypeError("the implicit task trains a SoftPromptModule")
-        module, chosen = ema_model, {"selected_step": step}
+        module = ema_model
+        chosen: dict[str, Any] = {"selected_step": step}
         best = read_best(self.out_dir / BEST_DIR)
         if best is not None and best["step"] <= step:
             device = next(ema_model.parameters()).device
