@@ -146,7 +146,7 @@ class ImplicitTask:
             "pairs": len(self.train.pairs),
             "negative_weight": self.negative_weight,
             "timesteps": list(self.timesteps),
-            "generator": self.generator.model_id,
+            "generator": _generator_name(self.generator.model_id),
         }
 
     def loss(
@@ -320,6 +320,15 @@ class _Prepared:
         scaling = float(task.vae.config.scaling_factor)
         styles = [user.styles for user in users]
         return cls(states, styles, texts, tokens, mean, std, scaling, pairs)
+
+
+def _generator_name(model_id: str) -> str:
+    """Name the shipped generator as such, not by this machine's absolute path."""
+    from pmg_engine.runtime import BUILTIN_GENERATOR
+
+    if Path(model_id).resolve() == BUILTIN_GENERATOR.resolve():
+        return "builtin (pmg_engine/assets/generator)"
+    return model_id
 
 
 def read_best(folder: Path) -> dict[str, Any] | None:
