@@ -344,7 +344,10 @@ def implicit_command(
     output_norm: str,
     **kw: Any,
 ) -> None:
-    """Train the soft-prompt module on the frozen generator; writes <out>/module when it stops."""
+    """Train the soft-prompt module on the frozen generator; writes <out>/module when it stops.
+
+    The export is the checkpoint with the lowest val loss (kept in <out>/best), not the last.
+    """
     from pmg_engine.train.implicit_run import build_implicit_task
     from pmg_engine.train.loop import train
 
