@@ -129,7 +129,7 @@ class GeneratorSettings(_Section):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     num_inference_steps: int = Field(default=25, ge=1, le=200)
     # Chosen for the builtin pack on the pmg-val tuning set (its model card); Stable Diffusion
-    # checkpoints want about 7.5. The engine's BUILTIN_GUIDANCE_SCALE is the same number.
+    # checkpoints want about 7.5. pmg_engine.guidance.BUILTIN_GUIDANCE_SCALE is the same number.
     guidance_scale: float = Field(default=3.0, ge=0.0, le=30.0)
     allow_hub_download: bool = False
     # Reference-guided mode (SDEdit): start from the nearest corpus rendering of the target.

@@ -87,9 +87,7 @@ def run(ctx: click.Context, **kw: Any) -> PersonalizationReport:
     # 3. The run, progress on stderr so stdout holds the figures alone.
     options = EvalOptions(
         num_inference_steps=kw["steps"],
-        guidance_scale=(
-            EvalOptions.guidance_scale if kw["guidance_scale"] is None else kw["guidance_scale"]
-        ),
+        guidance_scale=kw["guidance_scale"],
         personalization_weight=kw["weight"],
         batch_size=kw["batch_size"],
         sweep=kw["sweep"],

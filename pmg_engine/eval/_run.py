@@ -19,7 +19,7 @@ from pmg_engine.eval.colours import colour_cases, colour_figures
 from pmg_engine.eval.evalset import EvalPrompt, EvalSet, resolve_items
 from pmg_engine.eval.metrics import match_rate, retrieval
 from pmg_engine.eval.samples import load_images, save_grid
-from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
+from pmg_engine.guidance import BUILTIN_GUIDANCE_SCALE
 
 if TYPE_CHECKING:
     from PIL import Image

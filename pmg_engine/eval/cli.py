@@ -19,6 +19,7 @@ from pmg_engine.eval.autoencoder_cli import autoencoder_command
 from pmg_engine.eval.personalization_cli import personalization_command
 from pmg_engine.eval.samples import DEFAULT_EVAL_DIR, DOCS_SAMPLES_DIR
 from pmg_engine.eval.upscaler_cli import upscaler_command
+from pmg_engine.guidance import BUILTIN_GUIDANCE_SCALE
 
 if TYPE_CHECKING:
     from pmg_engine.corpus.manifest import CorpusItem
@@ -93,8 +94,9 @@ eval_group.add_command(upscaler_command)
 @click.option(
     "--guidance-scale",
     type=click.FloatRange(min=0),
-    default=None,
-    help="Classifier-free guidance [default: 3, the builtin pack's, chosen on pmg-val].",
+    default=BUILTIN_GUIDANCE_SCALE,
+    show_default=True,
+    help="Classifier-free guidance (the default is the builtin pack's, chosen on pmg-val).",
 )
 @click.option(
     "--strength",
@@ -162,7 +164,7 @@ def models(
     eval_set_path: str,
     prompts: int | None,
     steps: int,
-    guidance_scale: float | None,
+    guidance_scale: float,
     strength: float,
     batch_size: int,
     device: str,
@@ -196,9 +198,7 @@ def models(
         settings = EvalSettings(
             prompts=len(eval_set.prompts) if prompts is None else prompts,
             num_inference_steps=steps,
-            guidance_scale=EvalSettings.guidance_scale
-            if guidance_scale is None
-            else guidance_scale,
+            guidance_scale=guidance_scale,
             strength=strength,
             seed=seed,
             batch_size=batch_size,

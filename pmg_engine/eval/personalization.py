@@ -46,7 +46,7 @@ from pmg_engine.conditioning import (
     build_conditioning_grid,
     personalization_grid,
 )
-from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
+from pmg_engine.guidance import BUILTIN_GUIDANCE_SCALE
 from pmg_engine.scoring.selection import score_candidates
 
 if TYPE_CHECKING:

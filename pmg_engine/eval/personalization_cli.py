@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from pmg_engine.corpus.manifest import DEFAULT_CORPUS_DIR
+from pmg_engine.guidance import BUILTIN_GUIDANCE_SCALE
 
 DEFAULT_OUT = Path("data/eval/personalization")
 DOCS_OUT = Path("docs/samples")
@@ -59,8 +60,9 @@ QUICK_USERS = 24
 @click.option(
     "--guidance-scale",
     type=click.FloatRange(min=0),
-    default=None,
-    help="Classifier-free guidance [default: 3, the builtin pack's, chosen on pmg-val].",
+    default=BUILTIN_GUIDANCE_SCALE,
+    show_default=True,
+    help="Classifier-free guidance (the default is the builtin pack's, chosen on pmg-val).",
 )
 @click.option("--weight", type=click.FloatRange(0, 1), default=2 / 3, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)

@@ -20,11 +20,6 @@ DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DTypeName = Literal["auto", "float32", "float16", "bfloat16"]
 StepCallback = Callable[[int, int], None]
 
-# Classifier-free guidance of the builtin pack, chosen on the pmg-val tuning set and never on the
-# benchmark (generator model card). Stable Diffusion checkpoints want about 7.5. The settings'
-# default (config.GeneratorSettings.guidance_scale) is the same number.
-BUILTIN_GUIDANCE_SCALE = 3.0
-
 _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float16": torch.float16,

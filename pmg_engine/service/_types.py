@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
+from pmg_engine.guidance import BUILTIN_GUIDANCE_SCALE
 from pmg_engine.states import Kind
 from pmg_engine.text import clean_text
 

@@ -89,7 +89,7 @@ def test_default_guidance_is_the_builtin_packs() -> None:
     """The bot, the service and both evaluations draw with the guidance chosen on pmg-val."""
     from pmg_engine.eval._run import EvalSettings
     from pmg_engine.eval.personalization import EvalOptions
-    from pmg_engine.generators.base import BUILTIN_GUIDANCE_SCALE
+    from pmg_engine.guidance import BUILTIN_GUIDANCE_SCALE
     from pmg_engine.service import ServiceConfig
 
     settings = load_settings()
